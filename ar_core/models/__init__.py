@@ -1,0 +1,7 @@
+"""The X3D family: builders, per-size specs and checkpoint loading."""
+from .checkpoints import CheckpointError, load_checkpoint, load_state_dict, read_state_dict
+from .specs import MODEL_SPECS, ModelSpec, get_spec
+from .x3d import KINETICS_CLASSES, X3D, build_model
+
+__all__ = ["MODEL_SPECS", "KINETICS_CLASSES", "CheckpointError", "ModelSpec", "X3D", "build_model",
+           "get_spec", "load_checkpoint", "load_state_dict", "read_state_dict"]
