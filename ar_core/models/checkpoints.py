@@ -34,9 +34,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path} holds Python objects that could only be loaded by executing pickled code, which "
-            f"ar_core refuses to do: {err}") from None
+        # weights_only names the global it refused; any other unpickling failure means the bytes are no checkpoint.
+        refused = next((line.strip() for line in str(err).splitlines() if "Unsupported global" in line), None)
+        if refused:
+            raise CheckpointError(f"{path} holds Python objects that could only be loaded by executing pickled "
+                                  f"code, which ar_core refuses to do ({refused})") from None
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (unreadable pickle data)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err})") from None
     return unwrap_state_dict(obj, source=str(path))
