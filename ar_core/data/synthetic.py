@@ -1,0 +1,164 @@
+"""SyntheticMotion: a seeded toy action data set whose class is visible only in motion.
+
+Each clip shows one main shape (disc with a stripe, marked square, or arrow-like triangle; random colour,
+size, position and orientation) moving in one of four or two diagonal directions, or rotating, over a
+random static texture, with smaller distractor shapes drifting and turning slowly. Every class draws
+its shapes, colours and positions from the same distributions, and positions wrap around the frame
+(a torus), so no single frame tells the class apart. Motion is defined per SECOND, so rendering at
+30 fps and keeping every 12th frame gives the same frames as rendering at 2.5 fps.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .transforms import normalize, to_float_clip
+
+MOTION_CLASSES = (
+    "move right", "move left", "move up", "move down",
+    "rotate clockwise", "rotate counter-clockwise", "move up-right", "move down-left",
+)
+# Per class: unit velocity (x right, y down, as on screen) and turning direction (+1: clockwise on screen).
+_MOTIONS = {
+    "move right": (1.0, 0.0, 0), "move left": (-1.0, 0.0, 0), "move up": (0.0, -1.0, 0),
+    "move down": (0.0, 1.0, 0), "rotate clockwise": (0.0, 0.0, 1), "rotate counter-clockwise": (0.0, 0.0, -1),
+    "move up-right": (0.7071, -0.7071, 0), "move down-left": (-0.7071, 0.7071, 0),
+}
+SHAPES = ("disc", "square", "triangle")
+SPEED = (0.25, 0.5)  # main shape, in frame sizes per second
+TURN = (100.0, 200.0)  # main shape, in degrees per second
+DRIFT, DRIFT_TURN = 0.08, 30.0  # distractors' largest speed and turn rate
+FIXED_SUB_BITS = 4  # cv2 draws with 1/16 pixel precision so slow motion stays smooth
+
+
+@dataclass(frozen=True)
+class _Shape:
+    kind: str
+    colour: tuple[int, int, int]
+    radius: float
+    x: float
+    y: float
+    angle: float  # degrees
+    vx: float  # pixels per second
+    vy: float
+    turn: float  # degrees per second
+
+    def at(self, t: float, size: int) -> tuple[float, float, float]:
+        """Centre (wrapped into the frame) and angle at time t seconds."""
+        return (self.x + self.vx * t) % size, (self.y + self.vy * t) % size, self.angle + self.turn * t
+
+
+def _random_shape(rng: np.random.Generator, size: int, radius: tuple[float, float]) -> dict:
+    return dict(kind=SHAPES[rng.integers(len(SHAPES))], colour=tuple(int(c) for c in rng.integers(0, 256, 3)),
+                radius=rng.uniform(*radius) * size, x=rng.uniform(0, size), y=rng.uniform(0, size),
+                angle=rng.uniform(0, 360))
+
+
+def _scene(label: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[_Shape]]:
+    """The static background and the shapes (main one last, so it is drawn on top)."""
+    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    background = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    background += rng.normal(0, 18, (size, size, 3))  # fine static texture, not per-frame noise
+    background = np.clip(background, 0, 255).astype(np.uint8)
+
+    shapes = []
+    for _ in range(rng.integers(1, 4)):
+        heading, speed = rng.uniform(0, 2 * np.pi), rng.uniform(0, DRIFT) * size
+        shapes.append(_Shape(**_random_shape(rng, size, (0.06, 0.12)), vx=speed * np.cos(heading),
+                             vy=speed * np.sin(heading), turn=rng.uniform(-DRIFT_TURN, DRIFT_TURN)))
+    dx, dy, turn_sign = _MOTIONS[MOTION_CLASSES[label]]
+    speed, turn = rng.uniform(*SPEED) * size, rng.uniform(*TURN)
+    shapes.append(_Shape(**_random_shape(rng, size, (0.12, 0.2)), vx=dx * speed, vy=dy * speed,
+                         turn=turn_sign * turn))
+    return background, shapes
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    return np.round(points * (1 << FIXED_SUB_BITS)).astype(np.int32)
+
+
+def _draw(image: np.ndarray, shape: _Shape, x: float, y: float, angle: float) -> None:
+    """Draw one copy; the mark (stripe, corner dot, or the triangle's point) makes its orientation visible."""
+    theta = np.deg2rad(angle)
+    direction = np.array([np.cos(theta), np.sin(theta)])
+    centre, r = np.array([x, y]), shape.radius
+    mark = tuple(255 - c for c in shape.colour)
+    draw = dict(lineType=cv2.LINE_AA, shift=FIXED_SUB_BITS)
+    if shape.kind == "disc":
+        cv2.circle(image, tuple(_fixed(centre)), int(r * (1 << FIXED_SUB_BITS)), shape.colour, -1, **draw)
+        cv2.line(image, tuple(_fixed(centre)), tuple(_fixed(centre + 0.95 * r * direction)), mark,
+                 max(1, round(r / 3)), **draw)
+        return
+    corner_angles = (45, 135, 225, 315) if shape.kind == "square" else (0, 145, 215)
+    corners = [centre + r * np.array([np.cos(theta + np.deg2rad(a)), np.sin(theta + np.deg2rad(a))])
+               for a in corner_angles]
+    cv2.fillPoly(image, [_fixed(np.array(corners))], shape.colour, **draw)
+    if shape.kind == "square":
+        cv2.circle(image, tuple(_fixed(centre + 0.5 * (corners[0] - centre))), int(r / 3 * (1 << FIXED_SUB_BITS)),
+                   mark, -1, **draw)
+
+
+def render_motion_frames(label: int, num_frames: int, size: int, fps: float, seed: int,
+                         noise: float = 0.0) -> np.ndarray:
+    """Frames (T, size, size, 3) uint8 RGB of class `label` (index into MOTION_CLASSES) at times i / fps.
+
+    The scene depends on `seed` only; `noise` adds per-frame Gaussian pixel noise (std, in [0, 1] units).
+    """
+    if not 0 <= label < len(MOTION_CLASSES):
+        raise ValueError(f"label {label} out of range: {len(MOTION_CLASSES)} motion classes")
+    if num_frames < 1 or size < 8 or fps <= 0:
+        raise ValueError(f"need num_frames >= 1, size >= 8 and fps > 0, got {num_frames}, {size}, {fps}")
+    rng = np.random.default_rng(seed)
+    background, shapes = _scene(label, size, rng)
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for i in range(num_frames):
+        image = background.copy()
+        for shape in shapes:
+            x, y, angle = shape.at(i / fps, size)
+            # Draw the neighbouring copies too, so a shape leaving one edge enters at the other.
+            for ox in (-size, 0, size):
+                for oy in (-size, 0, size):
+                    _draw(image, shape, x + ox, y + oy, angle)
+        frames[i] = image
+    if noise > 0:
+        jitter = np.random.default_rng([seed, num_frames]).normal(0, noise * 255, frames.shape)
+        frames = np.clip(frames + jitter, 0, 255).astype(np.uint8)
+    return frames
+
+
+class SyntheticMotion(Dataset):
+    """`num_samples` clips, label = index % num_classes (balanced), each rendered deterministically from (seed, index).
+
+    Returns (clip, label): clip float32 (3, frames, size, size) normalised with mean/std. A clip spans
+    `clip_seconds` (1.6 s: X3D-XS's 4 frames, every 12th at 30 fps), whatever `frames` is.
+    """
+
+    def __init__(self, num_samples: int, num_classes: int = 4, frames: int = 4, size: int = 64, seed: int = 123,
+                 mean: Sequence[float] = (0.45, 0.45, 0.45), std: Sequence[float] = (0.225, 0.225, 0.225),
+                 noise: float = 0.03, clip_seconds: float = 1.6):
+        if not 2 <= num_classes <= len(MOTION_CLASSES):
+            raise ValueError(f"num_classes must be between 2 and {len(MOTION_CLASSES)}, got {num_classes}")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be positive, got {num_samples}")
+        self.num_samples, self.frames, self.size, self.seed = num_samples, frames, size, seed
+        self.mean, self.std, self.noise, self.clip_seconds = tuple(mean), tuple(std), noise, clip_seconds
+        self.classes: list[str] = list(MOTION_CLASSES[:num_classes])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def sample_seed(self, index: int) -> int:
+        return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        if not 0 <= index < self.num_samples:
+            raise IndexError(f"index {index} out of range for {self.num_samples} samples")
+        label = index % len(self.classes)
+        frames = render_motion_frames(label, self.frames, self.size, fps=self.frames / self.clip_seconds,
+                                      seed=self.sample_seed(index), noise=self.noise)
+        return normalize(to_float_clip(frames), self.mean, self.std), label
