@@ -1,0 +1,110 @@
+"""Checkpoint downloads against a real HTTP server on 127.0.0.1."""
+import hashlib
+import http.server
+import socket
+import threading
+
+import pytest
+
+from ar_core import hub
+from ar_core.hub import DownloadError, cached_checkpoint, download_checkpoint
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several read chunks
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/good.pyth":
+            self._send(PAYLOAD, len(PAYLOAD))
+        elif self.path == "/truncated.pyth":
+            self._send(PAYLOAD[:1000], len(PAYLOAD))  # announces more than it sends, then hangs up
+        else:
+            self.send_error(404)
+
+    def _send(self, body: bytes, announced: int):
+        self.send_response(200)
+        self.send_header("Content-Length", str(announced))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_good_file_is_verified_and_written(server, tmp_path):
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    path = download_checkpoint("xs", tmp_path, url=f"{server}/good.pyth", sha256=digest, size=len(PAYLOAD))
+    assert path == tmp_path / "x3d_xs.pyth"
+    assert path.read_bytes() == PAYLOAD
+    assert _leftovers(tmp_path) == ["x3d_xs.pyth"]
+
+
+def test_wrong_hash_raises_and_leaves_nothing(server, tmp_path):
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        download_checkpoint("s", tmp_path, url=f"{server}/good.pyth", sha256="0" * 64)
+    assert _leftovers(tmp_path) == []
+
+
+def test_wrong_size_raises(server, tmp_path):
+    with pytest.raises(DownloadError, match=f"expected 5 bytes, received {len(PAYLOAD)}"):
+        download_checkpoint("s", tmp_path, url=f"{server}/good.pyth", size=5)
+    assert _leftovers(tmp_path) == []
+
+
+def test_truncated_download_raises_and_leaves_nothing(server, tmp_path):
+    with pytest.raises(DownloadError, match="truncated|interrupted"):
+        download_checkpoint("m", tmp_path, url=f"{server}/truncated.pyth")
+    assert _leftovers(tmp_path) == []
+
+
+def test_http_error_is_named(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_checkpoint("l", tmp_path, url=f"{server}/missing.pyth")
+
+
+def test_present_file_is_skipped(server, tmp_path):
+    (tmp_path / "x3d_xs.pyth").write_bytes(b"already here")
+    # The URL would 404: a request at all would fail the test.
+    path = download_checkpoint("xs", tmp_path, url=f"{server}/missing.pyth")
+    assert path.read_bytes() == b"already here"
+
+
+def test_server_down_is_a_clear_error(tmp_path):
+    with socket.socket() as sock:  # a port that was free a moment ago and has no listener now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DownloadError, match="cannot connect"):
+        download_checkpoint("xs", tmp_path, url=f"http://127.0.0.1:{port}/x3d_xs.pyth", timeout=2)
+    assert _leftovers(tmp_path) == []
+
+
+def test_cache_dir_and_cached_checkpoint(monkeypatch, tmp_path):
+    monkeypatch.setenv("AR_ROS_CACHE", str(tmp_path))
+    assert hub.cache_dir() == tmp_path
+    assert cached_checkpoint("x3d_s") is None
+    (tmp_path / "x3d_s.pyth").write_bytes(b"weights")
+    assert cached_checkpoint("X3D-S") == tmp_path / "x3d_s.pyth"
+    monkeypatch.delenv("AR_ROS_CACHE")
+    assert hub.cache_dir().parts[-2:] == (".cache", "ar_ros")
+
+
+def test_table_points_at_the_slowfast_zoo():
+    assert set(hub.CHECKPOINTS) == {"xs", "s", "m", "l"}
+    assert hub.CHECKPOINTS["m"].url == "https://dl.fbaipublicfiles.com/pyslowfast/x3d_models/x3d_m.pyth"
+    with pytest.raises(ValueError, match="unknown checkpoint 'xxl'"):
+        hub.get_checkpoint("xxl")
