@@ -16,6 +16,7 @@ step "pip, setuptools, wheel" "${PIP[@]}" --upgrade pip==26.3 setuptools==84.2.1
 # shellcheck disable=SC2086  # TORCH_SPEC may carry pip options such as --index-url
 step "torch ($TORCH_SPEC)" "${PIP[@]}" $TORCH_SPEC
 step "pinned packages and ROS 2 Jazzy wheels (requirements.txt)" "${PIP[@]}" -r requirements.txt
+VENV="$VENV" bash scripts/build_vision_msgs.sh  # vision_msgs is not on PyPI: rosidl builds it into the venv
 if [ "$GPU" = 1 ]; then
   step "GPU runtimes: onnxruntime-gpu, tensorrt (requirements-gpu.txt)" "${PIP[@]}" -r requirements-gpu.txt
 fi
