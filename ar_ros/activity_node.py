@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,6 +196,7 @@ class ActivityNode(LifecycleNode):
         if not self.assembler.wants(stamp):
             self._note_time_jump(resets)
             return
+        start = time.perf_counter()
         try:
             rgb = convert(msg)
         except ImageError as err:
@@ -203,8 +205,9 @@ class ActivityNode(LifecycleNode):
             self.get_logger().error(f"bad image message: {err}", throttle_duration_sec=THROTTLE_S)
             return
         clip = self.assembler.push(stamp, rgb, msg.header.frame_id)
+        with self._stats_lock:
+            self.preprocess_s.append(time.perf_counter() - start)
         self._note_time_jump(resets)
-        self.newest_rgb = rgb
         if clip is not None:
             if self._rate_limited():
                 with self._stats_lock:
@@ -253,9 +256,9 @@ class ActivityNode(LifecycleNode):
             self.stats = dict(received=0, bad_messages=0, published=0, rate_limited=0, inference_errors=0)
             self.arrivals: list[float] = []
             self.latency = LatencyStats()
+            self.preprocess_s: deque[float] = deque(maxlen=300)  # conversion + preprocessing of sampled frames
         self.last_size = None
         self.last_submit = 0.0
-        self.newest_rgb = None
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
@@ -264,6 +267,8 @@ class ActivityNode(LifecycleNode):
             values = dict(self.stats, input_fps=len(self.arrivals),
                           clips_dropped=self.worker.dropped if self.worker else 0,
                           buffer_resets=self.assembler.buffer.resets, **self.latency.summary_ms())
+            if self.preprocess_s:
+                values["preprocess_ms"] = 1e3 * sum(self.preprocess_s) / len(self.preprocess_s)
         level = DiagnosticStatus.OK
         message = "running" if self.enabled else "paused"
         if values["bad_messages"] or values["inference_errors"]:
