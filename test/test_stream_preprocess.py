@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 
 from ar_core.models import get_spec
-from ar_core.stream import FramePreprocessor, ImageError, clip_to_tensor
+from ar_core.stream import FramePreprocessor, ImageError, clip_to_tensor, rgb_to_image_fields, to_rgb
 
 MEAN, STD = (0.40, 0.45, 0.50), (0.20, 0.225, 0.25)  # distinct per channel, so a channel mix-up shows
 
@@ -83,6 +83,16 @@ def test_portrait_and_landscape_keep_the_centre():
         out = FramePreprocessor(100, 80, MEAN, STD)(rgb)[0]
         row, column = divmod(int(out.argmax()), 80)
         assert abs(row - 39.5) <= 2 and abs(column - 39.5) <= 2
+
+
+@pytest.mark.parametrize("height, width", [(120, 160), (30, 40)])  # shrinking and enlarging
+def test_a_read_only_padded_message_view_preprocesses_like_a_copy(height, width):
+    rgb = smooth_rgb(height, width)
+    step, data = rgb_to_image_fields(rgb, "rgb8", padding=7)
+    view = to_rgb("rgb8", height, width, step, data)
+    assert not view.flags.writeable and not view.flags.c_contiguous
+    preprocess = FramePreprocessor(64, 64, MEAN, STD)
+    assert torch.equal(preprocess(view), preprocess(rgb))
 
 
 def test_for_spec_uses_the_test_crop_and_the_spec_normalisation():

@@ -15,6 +15,7 @@ class FramePreprocessor:
 
     Only the source region that survives the crop is resized, straight to `crop` x `crop`: the same
     picture as resizing the whole frame and cropping, up to interpolation, for a fraction of the work.
+    Shrinking averages areas (cv2.INTER_AREA, so no aliasing); enlarging interpolates bilinearly.
     """
 
     def __init__(self, short_side: int, crop: int, mean: Sequence[float], std: Sequence[float]):
