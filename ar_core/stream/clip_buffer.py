@@ -20,6 +20,8 @@ def interval_for(spec) -> float:
 
 @dataclass(frozen=True)
 class Clip:
+    """A model-ready clip and where in the stream it came from."""
+
     tensor: torch.Tensor  # (3, T, S, S), oldest frame first
     stamps: list[float]  # stamp of each frame, oldest first
     newest_stamp: float
