@@ -19,7 +19,7 @@ STAMP := $(VENV)/.setup-$(GPU)
 
 setup: $(STAMP)
 
-$(STAMP): $(REQUIREMENTS) setup.py package.xml Makefile scripts/setup_env.sh $(wildcard msg/*/msg/*.msg)
+$(STAMP): $(REQUIREMENTS) requirements-build.txt setup.py package.xml Makefile scripts/setup_env.sh scripts/build_vision_msgs.sh $(wildcard msg/*/msg/*.msg)
 	@PYTHON="$(PYTHON)" VENV="$(VENV)" GPU="$(GPU)" TORCH_SPEC="$(TORCH_SPEC)" bash scripts/setup_env.sh
 	@touch $@
 
