@@ -11,8 +11,8 @@ import numpy as np
 # seeking lands mid-file and presentation order differs from decode order.
 CODECS = {
     "h264": ("libx264", "yuv420p", {"g": "12", "bf": "3", "crf": "18", "preset": "veryfast"}),
-    "mjpeg": ("mjpeg", "yuvj444p", {"q:v": "2"}),
-    "mpeg4": ("mpeg4", "yuv420p", {"g": "12", "bf": "2", "q:v": "3"}),
+    "mjpeg": ("mjpeg", "yuvj444p", {"qmin": "2", "qmax": "4"}),
+    "mpeg4": ("mpeg4", "yuv420p", {"g": "12", "bf": "2", "qmin": "2", "qmax": "4"}),
     "vp9": ("libvpx-vp9", "yuv420p", {"g": "12", "deadline": "realtime"}),
 }
 AUDIO_CODECS = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".avi": "mp3"}
@@ -22,8 +22,8 @@ def pattern_frames(num_frames: int, height: int, width: int, seed: int = 0) -> n
     """Frames (T, H, W, 3) uint8 that differ clearly from one frame to the next: a smooth texture
     scrolling one pixel per frame, a bright square walking across, and a brightness ramp."""
     rng = np.random.default_rng(seed)
-    texture = rng.integers(40, 216, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32)
-    texture = np.kron(texture, np.ones((4, 4, 1), np.float32))[:height, :width]
+    texture = rng.integers(40, 216, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    texture = np.kron(texture, np.ones((8, 8, 1), np.float32))[:height, :width]
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     side = max(4, min(height, width) // 4)
     for i in range(num_frames):

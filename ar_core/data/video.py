@@ -40,10 +40,12 @@ class VideoInfo:
 def _open(path: str | os.PathLike) -> av.container.InputContainer:
     if not Path(path).is_file():
         raise VideoError(path, "file not found")
+    if Path(path).stat().st_size == 0:
+        raise VideoError(path, "empty file")
     try:
         container = av.open(str(path))
     except av.FFmpegError as err:
-        raise VideoError(path, f"cannot open ({err})") from err
+        raise VideoError(path, f"cannot open: {err.strerror or err}") from err
     if not container.streams.video:
         container.close()
         raise VideoError(path, "no video stream")
@@ -147,7 +149,7 @@ def _decoded(path, container, stream) -> Iterator[av.VideoFrame]:
         for packet in container.demux(stream):
             yield from packet.decode()
     except av.FFmpegError as err:
-        raise VideoError(path, f"decoding failed ({err})") from err
+        raise VideoError(path, f"decoding failed: {err.strerror or err}") from err
 
 
 def _rgb(frame: av.VideoFrame) -> np.ndarray:
