@@ -1,0 +1,136 @@
+"""What a trained model needs next to its weights to be used: size, class names and the input it expects.
+
+Every exported file carries this (ONNX `metadata_props`, OpenVINO `rt_info`, or `<stem>.json` beside a
+weights file or TensorRT engine), so an engine can be created from the file alone.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..atomic import atomic_path
+from .specs import MODEL_SPECS, ModelSpec
+
+MIN_CROP = 8
+REQUIRED_FIELDS = ("model", "classes", "frames", "sampling_rate", "crop", "mean", "std")
+
+
+class MetadataError(ValueError):
+    """Model metadata that is missing, malformed or inconsistent; the message names the source and field."""
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    model: str  # X3D size: xs | s | m | l
+    classes: list[str]  # output column i is classes[i]
+    frames: int  # clip length T
+    sampling_rate: int  # every n-th frame of a 30 fps video
+    crop: int  # clips are (3, frames, crop, crop)
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    ar_core_version: str = __version__
+    extra: dict = field(default_factory=dict)  # free-form: quantization, training run, ...
+
+    def __post_init__(self) -> None:
+        # Normalise what JSON and callers hand in (tuples of names, lists of numbers) to one form.
+        if isinstance(self.classes, (list, tuple)):
+            object.__setattr__(self, "classes", list(self.classes))
+        for name in ("mean", "std"):
+            object.__setattr__(self, name, _triple(getattr(self, name), name))
+        _validate(self)
+
+    @classmethod
+    def for_spec(cls, spec: ModelSpec, classes: Sequence[str], crop: int | None = None) -> "ModelMetadata":
+        """Metadata for a model of `spec`'s size, evaluated at `crop` (default: the spec's test crop)."""
+        return cls(spec.name, list(classes), spec.frames, spec.sampling_rate, crop or spec.test_crop, spec.mean,
+                   spec.std)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """One clip: (channels, frames, height, width)."""
+        return 3, self.frames, self.crop, self.crop
+
+    def replace(self, **changes) -> "ModelMetadata":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["mean"], data["std"] = list(self.mean), list(self.std)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str = "metadata") -> "ModelMetadata":
+        """Build from a mapping (e.g. parsed JSON); errors name `source` and the offending field."""
+        if not isinstance(data, Mapping):
+            raise MetadataError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        missing = [name for name in REQUIRED_FIELDS if name not in data]
+        if missing:
+            raise MetadataError(f"{source}: missing field(s) {', '.join(missing)}")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise MetadataError(f"{source}: unknown field(s) {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except MetadataError as err:
+            raise MetadataError(f"{source}: {err}") from None
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "metadata") -> "ModelMetadata":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise MetadataError(f"{source}: not valid JSON ({err})") from None
+        return cls.from_dict(data, source)
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        """Write atomically: readers see the old file or the whole new one."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def read_json(cls, path: str | os.PathLike) -> "ModelMetadata":
+        path = Path(path)
+        if not path.is_file():
+            raise MetadataError(f"metadata file not found: {path}")
+        return cls.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def _triple(value: object, name: str) -> tuple[float, float, float]:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 3 \
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise MetadataError(f"field {name!r} must be three numbers (R, G, B), got {value!r:.80}")
+    return tuple(float(v) for v in value)
+
+
+def _validate(m: ModelMetadata) -> None:
+    def fail(name: str, rule: str) -> None:
+        raise MetadataError(f"field {name!r} {rule}, got {getattr(m, name)!r:.80}")
+
+    if m.model not in MODEL_SPECS:
+        fail("model", f"must be one of {', '.join(MODEL_SPECS)}")
+    if not isinstance(m.classes, list) or not m.classes or not all(isinstance(c, str) and c for c in m.classes):
+        fail("classes", "must be a non-empty list of non-empty names")
+    if len(set(m.classes)) != len(m.classes):
+        fail("classes", "must not repeat names")
+    for name, low in (("frames", 1), ("sampling_rate", 1), ("crop", MIN_CROP)):
+        value = getattr(m, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            fail(name, f"must be an integer >= {low}")
+    if any(s <= 0 for s in m.std):
+        fail("std", "must be positive")
+    if not isinstance(m.extra, dict):
+        fail("extra", "must be a JSON object")
