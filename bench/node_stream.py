@@ -24,6 +24,8 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 seconds, fps = float(sys.argv[1]), 30.0
+if sys.argv[2] == "reliable":
+    qos_profile_sensor_data = 10
 rclpy.init()
 node = rclpy.create_node("camera")
 pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
@@ -60,12 +62,19 @@ def main() -> None:
     parser.add_argument("--weights", default="")
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--num-threads", type=int, default=0)
+    parser.add_argument("--qos", default="best_effort", choices=["best_effort", "reliable"],
+                        help="reliability of the camera publisher and the node's subscription")
+    parser.add_argument("--fastdds-profile", default=str(Path(__file__).parents[1] / "config" /
+                                                         "fastdds_large_images.xml"),
+                        help="Fast DDS XML profile for both processes ('' for Fast DDS defaults)")
     args = parser.parse_args()
 
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
     env = dict(os.environ, PYTHONUNBUFFERED="1", ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    if args.fastdds_profile:
+        env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(Path(args.fastdds_profile).resolve())
     env.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 90 + 10))
     os.environ.update(env)
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +88,7 @@ def main() -> None:
             torch.save(build_model("xs").state_dict(), weights)
         node = subprocess.Popen([sys.executable, "-m", "ar_ros.activity_node", "--ros-args", "-p", f"weights:={weights}",
                                  "-p", f"backend:={args.backend}", "-p", f"num_threads:={args.num_threads}",
+                                 "-p", f"qos_reliability:={args.qos}",
                                  "-r", "image:=/camera/image_raw"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         rclpy.init()
@@ -90,10 +100,13 @@ def main() -> None:
         while not diagnostics and time.monotonic() < deadline:
             rclpy.spin_once(monitor, timeout_sec=0.1)
         rss_start = rss_mb(node.pid)
-        camera = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(args.seconds)], env=env,
+        camera = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(args.seconds), args.qos], env=env,
                                   stdout=subprocess.PIPE, text=True)
+        started, rss_warm = time.monotonic(), float("nan")
         while camera.poll() is None:
             rclpy.spin_once(monitor, timeout_sec=0.1)
+            if rss_warm != rss_warm and time.monotonic() - started > 10:  # after 10 s of frames: warmed up
+                rss_warm = rss_mb(node.pid)
         published = int(camera.stdout.read().split()[-1])
         end = time.monotonic() + 3
         while time.monotonic() < end:
@@ -103,7 +116,7 @@ def main() -> None:
         node.wait(10)
         final = diagnostics[-1]
     received = int(final["received"])
-    print(f"X3D-XS on {args.backend}, {args.seconds:.0f} s of 640x480 bgr8 at 30 fps")
+    print(f"X3D-XS on {args.backend}, {args.seconds:.0f} s of 640x480 bgr8 at 30 fps, {args.qos} QoS")
     print(f"  frames published        {published}")
     print(f"  frames received by node {received}  (lost: {published - received})")
     print(f"  preprocessing           {float(final.get('preprocess_ms', 'nan')):.2f} ms per sampled frame "
@@ -113,7 +126,7 @@ def main() -> None:
     print(f"  end-to-end latency      p50 {float(final['latency_p50_ms']):.1f} ms, "
           f"p95 {float(final['latency_p95_ms']):.1f} ms (newest-frame stamp -> publish)")
     print(f"  clips published/dropped {final['published']} / {final['clips_dropped']}")
-    print(f"  node RSS                start {rss_start:.0f} MB, end {rss_end:.0f} MB")
+    print(f"  node RSS                start {rss_start:.0f} MB, after 10 s {rss_warm:.0f} MB, end {rss_end:.0f} MB")
 
 
 if __name__ == "__main__":
