@@ -51,6 +51,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bag_eval(args: argparse.Namespace) -> int:
+    """Replay a rosbag2 through the node's clip logic offline and report accuracy against a truth file,
+    latency and throughput (report.json, timeline.png and confusion.png in --out)."""
+    from .bag_eval import EvalSettings, evaluate_bag
+
+    settings = EvalSettings.load(args.params, model=args.model, weights=args.weights, backend=args.backend,
+                                 device=args.device, labels=args.labels, num_threads=args.num_threads,
+                                 top_k=args.top_k, score_threshold=args.score_threshold, hop=args.hop,
+                                 smoothing=args.smoothing, max_rate_hz=args.max_rate_hz)
+    report = evaluate_bag(args.bag, args.topic, args.truth, settings, args.out)
+    overall, latency = report["accuracy"]["overall"], report["latency"]
+    print(f"{overall['predictions']} predictions in truth segments ({overall['outside_segments']} outside): "
+          f"top-1 {_percent(overall['top1'])}, top-5 {_percent(overall['top5'])}")
+    if "latency_p50_ms" in latency:
+        print(f"latency p50/p95/max {latency['latency_p50_ms']:.1f}/{latency['latency_p95_ms']:.1f}/"
+              f"{latency['latency_max_ms']:.1f} ms (compute p50 {latency['compute_p50_ms']:.1f} ms), "
+              f"{latency['clips_dropped']} of {latency['clips']} clips the node would drop")
+    print(f"report: {args.out}/report.json")
+    if not report["complete"]:
+        print(f"ar-core bag-eval: error: {report['error']}; the report covers what was read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_bag_extract(args: argparse.Namespace) -> int:
+    """Cut the labelled segments of a rosbag2 into a class-folder video dataset (OUT/<label>/<bag>_<i>.mp4)
+    that `ar-core train` and VideoFolderDataset read."""
+    from .bag_extract import extract_segments
+    from .bag_truth import read_truth
+    from .labels import read_labels
+
+    segments = read_truth(args.truth, read_labels(args.labels) if args.labels else None)
+    result = extract_segments(args.bag, args.topic, segments, args.out)
+    print(f"{len(result.videos)} videos at {result.fps:g} fps in {args.out}")
+    for segment in result.empty:
+        print(f"no frames in the segment on line {segment.line} ({segment.start}-{segment.end} s, {segment.label})")
+    return 0
+
+
+def _percent(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
+
+
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -91,7 +134,38 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--crop", type=int, help="clip size in pixels (default: the model's test crop)")
     bench.add_argument("--runs", type=int, default=10, help="timed runs per measurement (median reported)")
     bench.set_defaults(func=cmd_bench)
+
+    bag_eval = commands.add_parser("bag-eval", help=cmd_bag_eval.__doc__, description=cmd_bag_eval.__doc__)
+    _bag_arguments(bag_eval)
+    bag_eval.add_argument("--params", help="the node's params file (config/x3d_<size>.yaml); flags override it")
+    bag_eval.add_argument("--model", choices=list(MODEL_SPECS), help="X3D size (default: params file, else xs)")
+    bag_eval.add_argument("--weights", help="weights or exported model (default: params file, else the official "
+                                            "checkpoint from the download cache)")
+    bag_eval.add_argument("--backend", help="torch, torch-compile, onnxruntime, openvino, tensorrt or auto")
+    bag_eval.add_argument("--device", help="cpu, cuda or cuda:N")
+    bag_eval.add_argument("--labels", help="class-name file, one per line (default: the model's own names)")
+    bag_eval.add_argument("--num-threads", type=int, help="CPU threads for inference")
+    bag_eval.add_argument("--top-k", type=int, help="classes listed per prediction")
+    bag_eval.add_argument("--score-threshold", type=float, help="leave out classes scoring below this")
+    bag_eval.add_argument("--hop", type=int, help="run the model every HOP sampled frames")
+    bag_eval.add_argument("--smoothing", type=int, help="average scores over the last N clips")
+    bag_eval.add_argument("--max-rate-hz", type=float, help="at most this many inferences per second of bag time")
+    bag_eval.set_defaults(func=cmd_bag_eval)
+
+    bag_extract = commands.add_parser("bag-extract", help=cmd_bag_extract.__doc__,
+                                      description=cmd_bag_extract.__doc__)
+    _bag_arguments(bag_extract)
+    bag_extract.add_argument("--labels", help="class-name file the truth labels must come from")
+    bag_extract.set_defaults(func=cmd_bag_extract)
     return parser
+
+
+def _bag_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bag", required=True, help="rosbag2 folder (sqlite3 or mcap)")
+    parser.add_argument("--topic", required=True, help="sensor_msgs/Image or CompressedImage topic")
+    parser.add_argument("--truth", required=True, help="YAML truth file: segments: [{start, end, label}, ...] "
+                                                       "in seconds from the bag's first message")
+    parser.add_argument("--out", required=True, help="output folder")
 
 
 def main(argv: list[str] | None = None) -> int:

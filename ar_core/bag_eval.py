@@ -1,0 +1,281 @@
+"""`ar-core bag-eval`: replay a recorded bag through the node's frame path and measure it against truth.
+
+Frames go through what the node runs (`ClipAssembler.wants` -> convert -> `push`, then `Classifier`), in bag
+order and with the node's parameters; a prediction is placed at the bag time of the frame that completed its
+clip. The report says how accurate (top-1/top-5 per truth segment, confusion), how late (compute time, and
+end-to-end latency as the node's single worker would deliver it) and how fast (frames per second).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+from .bag_truth import Segment, read_truth, segment_index
+from .bags import Bag, BagReadError, to_rgb_from_message
+from .eval.metrics import confusion_matrix
+from .session import ModelSession, open_session
+from .stream.image import ImageError
+from .stream.latency import LatencyStats
+from .stream.pipeline import ClipAssembler, Classifier, Prediction, rank
+
+NO_PREDICTION = "(none)"  # a prediction with every class under the score threshold
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """The node parameters that decide what it predicts (same names and defaults as activity_node)."""
+
+    model: str = "xs"
+    weights: str = ""
+    backend: str = "torch"
+    device: str = "cpu"
+    labels: str = ""
+    num_threads: int = 0
+    top_k: int = 5
+    score_threshold: float = 0.0
+    hop: int = 1
+    smoothing: int = 1
+    max_rate_hz: float = 0.0
+    params_file: str = ""  # where the values came from, for the report
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "hop", "smoothing"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("score_threshold", "max_rate_hz", "num_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @classmethod
+    def load(cls, params_file: str | os.PathLike | None = None, **overrides) -> "EvalSettings":
+        """Defaults, then the node's params file (parameters it does not use are ignored), then the
+        `overrides` that are not None (command-line flags)."""
+        values = {}
+        if params_file:
+            names = {f.name: f.default for f in dataclasses.fields(cls) if f.name != "params_file"}
+            values = {name: _typed(name, value, type(names[name]), params_file)
+                      for name, value in read_node_params(params_file).items() if name in names}
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values, params_file=str(params_file or ""))
+
+
+def read_node_params(path: str | os.PathLike) -> dict:
+    """The `ros__parameters` of a ROS 2 params file (`/**:` or node-name sections, merged in file order)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"params file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from None
+    sections = [entry["ros__parameters"] for entry in (data.values() if isinstance(data, dict) else [])
+                if isinstance(entry, dict) and isinstance(entry.get("ros__parameters"), dict)]
+    if not sections:
+        raise ValueError(f"{path}: no ros__parameters section (expected /**: ros__parameters: {{model: xs, ...}})")
+    return {name: value for section in sections for name, value in section.items()}
+
+
+def _typed(name: str, value, kind: type, path) -> object:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{path}: parameter {name} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class TimedPrediction:
+    time_s: float  # bag time of the frame that completed the clip, seconds from the bag's first message
+    ready_s: float  # absolute bag time the node could start on it: arrival plus converting that frame
+    prediction: Prediction
+
+
+@dataclass
+class BagRun:
+    """What replaying a bag produced, and how far it got."""
+
+    predictions: list[TimedPrediction] = field(default_factory=list)
+    frames: int = 0  # image messages read
+    bad_messages: int = 0  # images that could not be converted (the node logs and skips them too)
+    rate_limited: int = 0  # clips max_rate_hz skipped
+    first_time_s: float | None = None
+    last_time_s: float | None = None
+    wall_s: float = 0.0
+    error: str | None = None  # why reading stopped before the end of the bag
+
+    def frame_rate(self) -> float | None:
+        span = (self.last_time_s or 0.0) - (self.first_time_s or 0.0)
+        return (self.frames - 1) / span if self.frames > 1 and span > 0 else None
+
+
+def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, progress: bool = True) -> BagRun:
+    """Run the node's clip logic over the images of `topic`, in bag order; a read error ends it early."""
+    from tqdm import tqdm
+
+    assembler = ClipAssembler(session.clip_spec, settings.hop)
+    classifier = Classifier(session.engine, session.labels, settings.top_k, settings.score_threshold,
+                            settings.smoothing)
+    run, last_size, last_submit = BagRun(), None, -math.inf
+    images = tqdm(bag.images(topic), total=bag.counts.get(topic), unit="frame", desc=topic,
+                  disable=None if progress else True)
+    start = time.perf_counter()
+    try:
+        for bag_time_ns, stamp, frame_id, msg in images:
+            time_s = bag.time_s(bag_time_ns)
+            run.frames, run.last_time_s = run.frames + 1, time_s
+            run.first_time_s = time_s if run.first_time_s is None else run.first_time_s
+            size = None if hasattr(msg, "format") else (msg.width, msg.height)
+            if size is not None and size != last_size:  # as the node: a new image size starts a new clip
+                if last_size is not None:
+                    assembler.clear()
+                last_size = size
+            if not assembler.wants(stamp):
+                continue
+            converting = time.perf_counter()
+            try:
+                rgb = to_rgb_from_message(msg)
+            except ImageError:
+                run.bad_messages += 1
+                continue
+            clip = assembler.push(stamp, rgb, frame_id)
+            if clip is None:
+                continue
+            if settings.max_rate_hz > 0 and time_s - last_submit < 1.0 / settings.max_rate_hz:
+                run.rate_limited += 1
+                continue
+            last_submit = time_s
+            ready_s = bag_time_ns * 1e-9 + time.perf_counter() - converting
+            run.predictions.append(TimedPrediction(time_s, ready_s, classifier(clip)))
+    except BagReadError as err:
+        run.error = str(err)
+    finally:
+        images.close()
+    run.wall_s = time.perf_counter() - start
+    return run
+
+
+def simulate_worker(ready_s: Sequence[float], compute_s: Sequence[float]) -> list[float | None]:
+    """When each clip's result would be out from the node's one inference worker, whose one-slot mailbox
+    keeps the newest clip: a clip starts at max(ready, worker free) and ends `compute` later; None for a
+    clip that a newer one replaced while it waited (the node counts those as dropped)."""
+    finished: list[float | None] = []
+    free = -math.inf
+    for i, (ready, compute) in enumerate(zip(ready_s, compute_s)):
+        start = max(ready, free)
+        if i + 1 < len(ready_s) and ready_s[i + 1] < start:
+            finished.append(None)
+            continue
+        free = start + compute
+        finished.append(free)
+    return finished
+
+
+def latency_summary(predictions: Sequence[TimedPrediction]) -> dict:
+    """Compute time and simulated end-to-end latency (newest-frame stamp to result), p50/p95/max in ms."""
+    finished = simulate_worker([p.ready_s for p in predictions], [p.prediction.compute_s for p in predictions])
+    stats = LatencyStats(window=max(1, len(predictions)))
+    for p, end in zip(predictions, finished):
+        if end is not None:
+            stats.add(end - p.prediction.stamp, p.prediction.compute_s)
+    return {**stats.summary_ms(), "clips": len(predictions), "clips_dropped": finished.count(None)}
+
+
+def score_predictions(predictions: Sequence[tuple[float, Sequence[str]]], segments: Sequence[Segment],
+                      labels: Sequence[str]) -> dict:
+    """Accuracy of predictions given as (time_s, class names best first) against truth segments.
+
+    A prediction scores for the segment its time falls in (top-1: the first name is the truth; top-5: the
+    truth is among the first five); those outside every segment are counted apart. The confusion matrix
+    (rows: truth, columns: top-1) covers the truth classes, then the other predicted ones in `labels` order.
+    """
+    hits: list[list[tuple[str, str, bool]]] = [[] for _ in segments]  # per segment: (truth, top-1, in top 5)
+    outside = 0
+    for time_s, ranked in predictions:
+        index = segment_index(segments, time_s)
+        if index is None:
+            outside += 1
+            continue
+        truth = segments[index].label
+        hits[index].append((truth, ranked[0] if ranked else NO_PREDICTION, truth in list(ranked)[:5]))
+    per_segment = [{"line": s.line, "start": s.start, "end": s.end, "label": s.label, **_accuracy(h)}
+                   for s, h in zip(segments, hits)]
+    scored = [hit for segment_hits in hits for hit in segment_hits]
+    return {"overall": {**_accuracy(scored), "outside_segments": outside}, "segments": per_segment,
+            "confusion": _confusion(scored, segments, labels)}
+
+
+def _accuracy(hits: list[tuple[str, str, bool]]) -> dict:
+    if not hits:
+        return {"predictions": 0, "top1": None, "top5": None}
+    return {"predictions": len(hits), "top1": sum(truth == top1 for truth, top1, _ in hits) / len(hits),
+            "top5": sum(top5 for _, _, top5 in hits) / len(hits)}
+
+
+def _confusion(hits: list[tuple[str, str, bool]], segments: Sequence[Segment], labels: Sequence[str]) -> dict:
+    predicted = {top1 for _, top1, _ in hits}
+    classes = list(dict.fromkeys(s.label for s in segments))
+    classes += [name for name in [*labels, NO_PREDICTION] if name in predicted and name not in classes]
+    index = {name: i for i, name in enumerate(classes)}
+    truth = torch.tensor([index[t] for t, _, _ in hits], dtype=torch.long)
+    top1 = torch.tensor([index[p] for _, p, _ in hits], dtype=torch.long)
+    return {"classes": classes, "matrix": confusion_matrix(top1, truth, len(classes)).tolist()}
+
+
+def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike, settings: EvalSettings,
+                 out_dir: str | os.PathLike, progress: bool = True) -> dict:
+    """Replay the bag, score it against the truth file and write the report (report.json, timeline.png,
+    confusion.png) to `out_dir`. A bag that breaks off still gets a report, with "complete": false."""
+    from .eval.bag_report import write_report
+
+    try:
+        bag, failure = Bag(bag_path), None
+        bag.image_type(topic)  # a wrong topic fails here, before the model loads
+    except BagReadError as err:
+        bag, failure = None, err
+    session = open_session(settings.model, settings.weights, settings.backend, settings.device,
+                           settings.num_threads, settings.labels)
+    try:
+        segments = read_truth(truth_path, session.labels)
+        run = replay(bag, topic, session, settings, progress) if bag else BagRun(error=str(failure))
+    finally:
+        session.close()
+    report = build_report(run, segments, session, settings, bag_path=str(bag_path), topic=topic,
+                          truth=str(truth_path))
+    write_report(report, out_dir)
+    return report
+
+
+def build_report(run: BagRun, segments: Sequence[Segment], session: ModelSession, settings: EvalSettings,
+                 **where: str) -> dict:
+    """The report as JSON-ready data: what was read, settings, accuracy, latency, throughput, predictions."""
+    labels = session.labels
+    ranked = [(p.time_s, [r.label for r in rank(p.prediction.scores, labels, 5)]) for p in run.predictions]
+    frames_per_s = run.frames / run.wall_s if run.wall_s > 0 else None
+    bag_fps = run.frame_rate()
+    spec = session.clip_spec
+    return {
+        "complete": run.error is None,
+        "error": run.error,
+        "source": {**where, "frames_read": run.frames, "bad_messages": run.bad_messages,
+                   "rate_limited": run.rate_limited, "first_frame_s": run.first_time_s,
+                   "last_frame_s": run.last_time_s},
+        "settings": {**dataclasses.asdict(settings), "weights_used": str(session.weights),
+                     "clip": {"frames": spec.frames, "interval_s": spec.interval_s, "crop": spec.crop}},
+        "accuracy": score_predictions(ranked, segments, labels),
+        "latency": latency_summary(run.predictions),
+        "throughput": {"frames_per_s": frames_per_s, "bag_frame_rate": bag_fps, "wall_s": run.wall_s,
+                       "realtime_factor": frames_per_s / bag_fps if frames_per_s and bag_fps else None},
+        "predictions": [{"time_s": p.time_s, "stamp": p.prediction.stamp, "frame_id": p.prediction.frame_id,
+                         "compute_ms": p.prediction.compute_s * 1e3, "ranked": names[:5],
+                         "confidence": float(p.prediction.scores.max()),
+                         "top": [{"label": r.label, "score": r.score} for r in p.prediction.top]}
+                        for p, (_, names) in zip(run.predictions, ranked)],
+    }
