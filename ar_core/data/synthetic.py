@@ -33,6 +33,9 @@ SHAPES = ("disc", "square", "triangle")
 SPEED = (0.25, 0.5)  # main shape, in frame sizes per second
 TURN = (100.0, 200.0)  # main shape, in degrees per second
 DRIFT, DRIFT_TURN = 0.08, 30.0  # distractors' largest speed and turn rate
+DISTRACTORS = (1, 3)  # how many, at least and at most
+MAIN_RADIUS, DISTRACTOR_RADIUS = (0.12, 0.2), (0.06, 0.12)  # in frame sizes
+TEXTURE = 18.0  # std of the static fine texture, in 0..255 grey levels
 FIXED_SUB_BITS = 4  # cv2 draws with 1/16 pixel precision so slow motion stays smooth
 
 
@@ -63,17 +66,17 @@ def _scene(label: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray,
     """The static background and the shapes (main one last, so it is drawn on top)."""
     coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
     background = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    background += rng.normal(0, 18, (size, size, 3))  # fine static texture, not per-frame noise
+    background += rng.normal(0, TEXTURE, (size, size, 3))  # fine static texture, not per-frame noise
     background = np.clip(background, 0, 255).astype(np.uint8)
 
     shapes = []
-    for _ in range(rng.integers(1, 4)):
+    for _ in range(rng.integers(DISTRACTORS[0], DISTRACTORS[1] + 1)):
         heading, speed = rng.uniform(0, 2 * np.pi), rng.uniform(0, DRIFT) * size
-        shapes.append(_Shape(**_random_shape(rng, size, (0.06, 0.12)), vx=speed * np.cos(heading),
+        shapes.append(_Shape(**_random_shape(rng, size, DISTRACTOR_RADIUS), vx=speed * np.cos(heading),
                              vy=speed * np.sin(heading), turn=rng.uniform(-DRIFT_TURN, DRIFT_TURN)))
     dx, dy, turn_sign = _MOTIONS[MOTION_CLASSES[label]]
     speed, turn = rng.uniform(*SPEED) * size, rng.uniform(*TURN)
-    shapes.append(_Shape(**_random_shape(rng, size, (0.12, 0.2)), vx=dx * speed, vy=dy * speed,
+    shapes.append(_Shape(**_random_shape(rng, size, MAIN_RADIUS), vx=dx * speed, vy=dy * speed,
                          turn=turn_sign * turn))
     return background, shapes
 
