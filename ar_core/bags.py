@@ -16,6 +16,7 @@ import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -161,10 +162,12 @@ def to_rgb_from_message(msg) -> np.ndarray:
 
 def write_image_bag(path: str | os.PathLike, frames: Iterable[np.ndarray], topic: str = "/camera/image_raw",
                     storage: str = "sqlite3", compressed: bool = False, *, fps: float = 15.0,
-                    start_s: float = 1000.0, delay_s: float = 0.0, frame_id: str = "camera") -> Path:
+                    start_s: float = 1000.0, delay_s: float | Iterable[float] = 0.0,
+                    frame_id: str = "camera") -> Path:
     """Record RGB frames as a rosbag2 of rgb8 Images (or jpeg CompressedImages) on `topic`.
 
-    Frame i is stamped start_s + i / fps and recorded `delay_s` later, as a recorder receives it.
+    Frame i is stamped start_s + i / fps and recorded `delay_s` later (one delay for all, or one per
+    frame), as a recorder receives it.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
 
@@ -176,11 +179,12 @@ def write_image_bag(path: str | os.PathLike, frames: Iterable[np.ndarray], topic
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     with Writer(Path(path), version=9, storage_plugin=plugin) as writer:
         connection = writer.add_connection(topic, msgtype, typestore=store)
-        for i, rgb in enumerate(frames):
+        delays = repeat(delay_s) if np.isscalar(delay_s) else delay_s
+        for i, (rgb, delay) in enumerate(zip(frames, delays)):
             stamp_ns = round((start_s + i / fps) * 1e9)
             header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=frame_id)
             msg = _compressed_message(store, header, rgb) if compressed else _image_message(store, header, rgb)
-            writer.write(connection, stamp_ns + round(delay_s * 1e9), store.serialize_cdr(msg, msgtype))
+            writer.write(connection, stamp_ns + round(delay * 1e9), store.serialize_cdr(msg, msgtype))
     return Path(path)
 
 
