@@ -22,6 +22,7 @@ from .bag_truth import Segment, read_truth, segment_index
 from .bags import Bag, BagReadError, to_rgb_from_message
 from .eval.metrics import confusion_matrix
 from .session import ModelSession, open_session
+from .stream.clip_buffer import Clip
 from .stream.image import ImageError
 from .stream.latency import LatencyStats
 from .stream.pipeline import ClipAssembler, Classifier, Prediction, rank
@@ -116,14 +117,46 @@ class BagRun:
         return (self.frames - 1) / span if self.frames > 1 and span > 0 else None
 
 
+class NodeFrames:
+    """The node's image callback without ROS: a new image size restarts the clip, frames the assembler
+    wants are converted and pushed, and a finished clip goes on unless max_rate_hz holds it back."""
+
+    def __init__(self, assembler: ClipAssembler, max_rate_hz: float, run: BagRun):
+        self.assembler, self.max_rate_hz, self.run = assembler, max_rate_hz, run
+        self.last_size: tuple[int, int] | None = None
+        self.last_submit = -math.inf
+
+    def __call__(self, msg, stamp: float, frame_id: str, time_s: float) -> Clip | None:
+        size = None if hasattr(msg, "format") else (msg.width, msg.height)
+        if size is not None and size != self.last_size:
+            if self.last_size is not None:
+                self.assembler.clear()
+            self.last_size = size
+        if not self.assembler.wants(stamp):
+            return None
+        try:
+            rgb = to_rgb_from_message(msg)
+        except ImageError:
+            self.run.bad_messages += 1
+            return None
+        clip = self.assembler.push(stamp, rgb, frame_id)
+        if clip is None:
+            return None
+        if self.max_rate_hz > 0 and time_s - self.last_submit < 1.0 / self.max_rate_hz:
+            self.run.rate_limited += 1
+            return None
+        self.last_submit = time_s
+        return clip
+
+
 def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, progress: bool = True) -> BagRun:
     """Run the node's clip logic over the images of `topic`, in bag order; a read error ends it early."""
     from tqdm import tqdm
 
-    assembler = ClipAssembler(session.clip_spec, settings.hop)
+    run = BagRun()
+    to_clips = NodeFrames(ClipAssembler(session.clip_spec, settings.hop), settings.max_rate_hz, run)
     classifier = Classifier(session.engine, session.labels, settings.top_k, settings.score_threshold,
                             settings.smoothing)
-    run, last_size, last_submit = BagRun(), None, -math.inf
     images = tqdm(bag.images(topic), total=bag.counts.get(topic), unit="frame", desc=topic,
                   disable=None if progress else True)
     start = time.perf_counter()
@@ -132,28 +165,11 @@ def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, 
             time_s = bag.time_s(bag_time_ns)
             run.frames, run.last_time_s = run.frames + 1, time_s
             run.first_time_s = time_s if run.first_time_s is None else run.first_time_s
-            size = None if hasattr(msg, "format") else (msg.width, msg.height)
-            if size is not None and size != last_size:  # as the node: a new image size starts a new clip
-                if last_size is not None:
-                    assembler.clear()
-                last_size = size
-            if not assembler.wants(stamp):
-                continue
-            converting = time.perf_counter()
-            try:
-                rgb = to_rgb_from_message(msg)
-            except ImageError:
-                run.bad_messages += 1
-                continue
-            clip = assembler.push(stamp, rgb, frame_id)
-            if clip is None:
-                continue
-            if settings.max_rate_hz > 0 and time_s - last_submit < 1.0 / settings.max_rate_hz:
-                run.rate_limited += 1
-                continue
-            last_submit = time_s
-            ready_s = bag_time_ns * 1e-9 + time.perf_counter() - converting
-            run.predictions.append(TimedPrediction(time_s, ready_s, classifier(clip)))
+            arrived = time.perf_counter()
+            clip = to_clips(msg, stamp, frame_id, time_s)
+            if clip is not None:  # the node can start on it once the frame is converted and pushed
+                ready_s = bag_time_ns * 1e-9 + time.perf_counter() - arrived
+                run.predictions.append(TimedPrediction(time_s, ready_s, classifier(clip)))
     except BagReadError as err:
         run.error = str(err)
     finally:
@@ -274,7 +290,7 @@ def build_report(run: BagRun, segments: Sequence[Segment], session: ModelSession
         "throughput": {"frames_per_s": frames_per_s, "bag_frame_rate": bag_fps, "wall_s": run.wall_s,
                        "realtime_factor": frames_per_s / bag_fps if frames_per_s and bag_fps else None},
         "predictions": [{"time_s": p.time_s, "stamp": p.prediction.stamp, "frame_id": p.prediction.frame_id,
-                         "compute_ms": p.prediction.compute_s * 1e3, "ranked": names[:5],
+                         "compute_ms": p.prediction.compute_s * 1e3, "ranked": names,
                          "confidence": float(p.prediction.scores.max()),
                          "top": [{"label": r.label, "score": r.score} for r in p.prediction.top]}
                         for p, (_, names) in zip(run.predictions, ranked)],

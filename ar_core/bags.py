@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
 
 from .stream.image import decode_compressed, to_rgb
 
@@ -66,8 +68,6 @@ class Bag:
         if not self.path.is_dir():
             raise BagError(f"no rosbag2 folder at {self.path} (expected a folder holding metadata.yaml and "
                            f".db3 or .mcap files)")
-        from rosbags.rosbag2 import Reader, ReaderError
-
         try:
             with Reader(self.path) as reader:
                 self.topics = {c.topic: c.msgtype for c in reader.connections}
@@ -100,8 +100,6 @@ class Bag:
         return (bag_time_ns - (self.start_ns or 0)) * 1e-9
 
     def _images(self, topic: str, msgtype: str) -> Iterator[BagImage]:
-        from rosbags.rosbag2 import ReaderError
-
         read, last_ns = 0, None
         try:
             for bag_time_ns, raw in self._raw(topic):
@@ -119,8 +117,6 @@ class Bag:
             for file in self._mcap_files():
                 yield from ((t, raw) for name, _, t, raw in _scan_mcap(file) if name == topic)
             return
-        from rosbags.rosbag2 import Reader
-
         with Reader(self.path) as reader:
             wanted = [c for c in reader.connections if c.topic == topic]
             for _, bag_time_ns, raw in reader.messages(connections=wanted):
@@ -169,8 +165,6 @@ def write_image_bag(path: str | os.PathLike, frames: Iterable[np.ndarray], topic
     Frame i is stamped start_s + i / fps and recorded `delay_s` later (one delay for all, or one per
     frame), as a recorder receives it.
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
     if storage not in STORAGES:
         raise ValueError(f"unknown bag storage {storage!r}; valid: {', '.join(STORAGES)}")
     store = _typestore()
@@ -190,8 +184,6 @@ def write_image_bag(path: str | os.PathLike, frames: Iterable[np.ndarray], topic
 
 @cache
 def _typestore():
-    from rosbags.typesys import Stores, get_typestore
-
     return get_typestore(Stores.ROS2_JAZZY)
 
 
@@ -265,8 +257,7 @@ def _scan_mcap(file: Path) -> Iterator[tuple[str, str, int, bytes]]:
 
 def _chunk_records(body: bytes, whole: bool) -> Iterator[tuple[int, bytes]]:
     """The records of a chunk; of a cut chunk, those that are complete (uncompressed chunks only)."""
-    try:
-        uncompressed_size = struct.unpack_from("<Q", body, 16)[0]
+    try:  # after message start and end times (u64), uncompressed size (u64) and CRC (u32)
         compression, offset = _string(body, 28)
         records_length = struct.unpack_from("<Q", body, offset)[0]
     except struct.error:
@@ -275,7 +266,7 @@ def _chunk_records(body: bytes, whole: bool) -> Iterator[tuple[int, bytes]]:
     if compression:
         if not whole:
             return
-        records = _decompress(records, compression, uncompressed_size)
+        records = _decompress(records, compression)
     offset = 0
     while offset + 9 <= len(records):
         opcode, length = struct.unpack_from("<BQ", records, offset)
@@ -285,18 +276,23 @@ def _chunk_records(body: bytes, whole: bool) -> Iterator[tuple[int, bytes]]:
         offset += 9 + length
 
 
-def _decompress(data: bytes, compression: str, size: int) -> bytes:
+def _decompress(data: bytes, compression: str) -> bytes:
     if compression == "zstd":
         try:
             from compression import zstd  # Python 3.14
         except ImportError:
             from backports import zstd  # installed with rosbags
-        return zstd.decompress(data)
-    if compression == "lz4":
+        decompress, error = zstd.decompress, zstd.ZstdError
+    elif compression == "lz4":
         import lz4.frame
 
-        return lz4.frame.decompress(data)
-    raise _Damaged(f"MCAP chunk compression {compression!r} is not supported (zstd, lz4)")
+        decompress, error = lz4.frame.decompress, RuntimeError
+    else:
+        raise _Damaged(f"MCAP chunk compression {compression!r} is not supported (zstd, lz4)")
+    try:
+        return decompress(data)
+    except error as err:
+        raise _Damaged(f"a damaged {compression} chunk ({err})") from None
 
 
 def _read_record(opcode: int, record: bytes, schemas: dict, channels: dict) -> tuple[str, str, int, bytes] | None:

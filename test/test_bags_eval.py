@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from rosbags.rosbag2 import Reader
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from ar_core.bag_eval import EvalSettings, evaluate_bag, score_predictions, simulate_worker
@@ -74,7 +74,7 @@ def assert_same_predictions(reported, direct, bag):
         assert got["stamp"] == pytest.approx(want.stamp, abs=1e-9)
         assert got["time_s"] == pytest.approx(bag.time_s(want.stamp), abs=1e-6)  # bag time, not stamp
         assert [t["label"] for t in got["top"]] == [r.label for r in want.top]
-        assert [t["score"] for t in got["top"]] == pytest.approx([r.score for r in want.top], rel=1e-4)
+        assert [t["score"] for t in got["top"]] == pytest.approx([r.score for r in want.top], rel=1e-6)
         assert got["ranked"][0] == want.top[0].label
 
 
@@ -160,7 +160,25 @@ def test_max_rate_skips_clips_in_bag_time(tmp_path, weights, session):
     direct = {round(p.stamp, 6): p for p in direct_predictions(frames_by_rosbags(bag.path), session)}
     assert len(times) + report["source"]["rate_limited"] == len(direct) > len(times)
     for p in report["predictions"]:  # without smoothing, a kept clip scores as it does alone
-        assert p["top"][0]["score"] == pytest.approx(direct[round(p["stamp"], 6)].top[0].score, rel=1e-4)
+        assert p["top"][0]["score"] == pytest.approx(direct[round(p["stamp"], 6)].top[0].score, rel=1e-6)
+
+
+def test_images_that_cannot_be_converted_are_counted_and_skipped_as_the_node_does(tmp_path, weights, session):
+    bag = make_labelled_bag(tmp_path, [0, 1], storage="mcap")
+    broken, bad = tmp_path / "broken", 8  # frame 8 is due for sampling: the one after it is taken instead
+    store = get_typestore(Stores.ROS2_JAZZY)
+    with Reader(bag.path) as reader, Writer(broken, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connection = writer.add_connection(TOPIC, "sensor_msgs/msg/Image", typestore=store)
+        for i, (_, bag_time_ns, raw) in enumerate(reader.messages()):
+            msg = store.deserialize_cdr(raw, "sensor_msgs/msg/Image")
+            msg.encoding = "bayer_rggb8" if i == bad else msg.encoding
+            writer.write(connection, bag_time_ns, store.serialize_cdr(msg, "sensor_msgs/msg/Image"))
+    settings = EvalSettings.load(weights=str(weights), num_threads=1)
+    report = evaluate_bag(broken, TOPIC, bag.truth, settings, tmp_path / "report", progress=False)
+    assert report["complete"] and report["source"]["bad_messages"] == 1
+    frames = frames_by_rosbags(bag.path)
+    assert_same_predictions(report["predictions"], direct_predictions(frames[:bad] + frames[bad + 1:], session), bag)
+    assert len(report["predictions"]) == len(direct_predictions(frames, session))
 
 
 def test_a_cut_mcap_bag_keeps_a_partial_report(tmp_path, weights, session, capsys):

@@ -38,9 +38,9 @@ def plot_timeline(report: dict, path: str | os.PathLike) -> Path:
 
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(12, 2.5 + 0.3 * len(classes)),
                                       gridspec_kw={"height_ratios": [max(2, len(classes)), 2]})
-    for s in segments:
+    for i, s in enumerate(segments):
         top.broken_barh([(s["start"], s["end"] - s["start"])], (row[s["label"]] - 0.4, 0.8), color="#c6dbef")
-        bottom.axvspan(s["start"], s["end"], color="#eeeeee")
+        bottom.axvspan(s["start"], s["end"], color="#e4e4e4" if i % 2 else "#f0f0f0")  # alternate: edges show
     times = [p["time_s"] for p in predictions]
     colours = [_colour(p, segments) for p in predictions]
     top.scatter(times, [row[p["ranked"][0]] if p["ranked"] else -1 for p in predictions], c=colours, s=14, zorder=3)
