@@ -64,7 +64,8 @@ class EvalSettings:
             names = {f.name: f.default for f in dataclasses.fields(cls) if f.name != "params_file"}
             values = {name: _typed(name, value, type(names[name]), params_file)
                       for name, value in read_node_params(params_file).items() if name in names}
-        values.update({name: value for name, value in overrides.items() if value is not None})
+        values.update({name: os.fspath(value) if isinstance(value, os.PathLike) else value
+                       for name, value in overrides.items() if value is not None})
         return cls(**values, params_file=str(params_file or ""))
 
 

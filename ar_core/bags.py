@@ -11,7 +11,6 @@ and the reading ends with a `BagReadError` that says how far that was.
 from __future__ import annotations
 
 import os
-import sqlite3
 import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
+import apsw  # what rosbags reads sqlite3 bags with
 import cv2
 import numpy as np
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
@@ -76,7 +76,7 @@ class Bag:
                     self.counts[connection.topic] += connection.msgcount
                 self.start_ns = reader.start_time if reader.message_count else None
                 self.scanned = False
-        except (ReaderError, sqlite3.DatabaseError) as err:
+        except ReaderError as err:
             if not self._mcap_files():
                 raise BagReadError(self.path, f"cannot open the bag ({err})") from None
             self._scan()
@@ -107,7 +107,7 @@ class Bag:
                 yield BagImage(bag_time_ns, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
                                msg.header.frame_id, msg)
                 read, last_ns = read + 1, bag_time_ns
-        except (ReaderError, sqlite3.DatabaseError, OSError, _Damaged) as err:
+        except (ReaderError, apsw.Error, OSError, _Damaged) as err:
             reason = err.reason if isinstance(err, _Damaged) else f"reading failed ({err})"
             raise BagReadError(self.path, reason, read, None if last_ns is None else self.time_s(last_ns),
                                topic) from None

@@ -153,7 +153,7 @@ def test_params_file_sets_the_pipeline_and_flags_override_it(tmp_path, weights, 
 
 def test_max_rate_skips_clips_in_bag_time(tmp_path, weights, session):
     bag = make_labelled_bag(tmp_path, [0, 1, 2], storage="mcap")
-    settings = EvalSettings.load(weights=str(weights), num_threads=1, max_rate_hz=1.0)
+    settings = EvalSettings.load(weights=weights, num_threads=1, max_rate_hz=1.0)
     report = evaluate_bag(bag.path, TOPIC, bag.truth, settings, tmp_path / "report", progress=False)
     times = [p["time_s"] for p in report["predictions"]]
     assert min(np.diff(times)) >= 1.0 - 1e-6

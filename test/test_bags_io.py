@@ -104,6 +104,20 @@ def test_a_cut_sqlite3_bag_says_it_cannot_be_opened(tmp_path, frames):
     assert caught.value.messages_read == 0
 
 
+def test_a_damaged_sqlite3_bag_stops_at_the_damage_and_says_how_far_it_got(tmp_path, frames):
+    path = record(tmp_path / "bag", frames, "sqlite3")
+    file = storage_file(path)
+    with file.open("r+b") as stream:  # zero pages in the middle: messages' data, the chains between them
+        stream.seek(file.stat().st_size // 2 // 4096 * 4096)
+        stream.write(bytes(8 * 4096))
+    read = []
+    with pytest.raises(BagReadError, match="reading failed") as caught:
+        for bag_time_ns, _, _, _ in iter_images(path, TOPIC):
+            read.append(bag_time_ns)
+    assert 0 < len(read) < len(frames) and caught.value.messages_read == len(read)
+    assert caught.value.last_time_s == pytest.approx(Bag(path).time_s(read[-1]))
+
+
 def test_a_file_that_is_not_mcap_is_refused(tmp_path, frames):
     path = record(tmp_path / "bag", frames[:2])
     storage_file(path).write_bytes(b"this is not a bag")
