@@ -6,6 +6,7 @@ import logging
 import sys
 
 from .models import MODEL_SPECS
+from .train.config import add_config_flags
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -90,8 +91,58 @@ def cmd_bag_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train X3D on a video data set, resumably, with validation and TensorBoard.
+
+    Data sets: Kinetics, UCF-101, HMDB51, rawframes, a folder of class folders, or SyntheticMotion. The run
+    directory (--temp-path) receives checkpoints/ (every --checkpoint-after-iter iterations), tensorboard/ and
+    the final model (x3d_<size>.pth + .json). Data parallel: `torchrun --nproc_per_node=N -m ar_core.cli train`."""
+    from .train.commands import run_train
+    from .train.config import config_from_args
+
+    return run_train(config_from_args(args), resume=args.resume)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a model: top-1/top-5, per-class accuracy and NLL, optionally as JSON plus a confusion-matrix PNG.
+
+    Uses the configured validation data with multi-view testing: test_clips x test_crops views per video,
+    whose probabilities are averaged."""
+    from .train.commands import run_eval
+    from .train.config import config_from_args
+
+    return run_eval(config_from_args(args), args.weights, args.save_metrics_to)
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    """Classify a video over sliding windows and print each window's start/end (s) and top-k classes."""
+    from .train.commands import run_infer
+    from .train.config import config_from_args
+
+    return run_infer(config_from_args(args), args.weights, args.video, args.top_k, args.step)
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo) into the cache or --dest."""
+    from .train.commands import run_download
+
+    models = _csv(args.models) if args.models else [_config_backbone(args.config)] if args.config else \
+        list(MODEL_SPECS)
+    return run_download(models, args.dest, args.timeout)
+
+
+def _config_backbone(path: str) -> str:
+    from .train.config import load_config
+
+    return load_config(path).backbone
+
+
 def _percent(fraction: float | None) -> str:
     return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def _summary(command) -> str:
+    return command.__doc__.split("\n\n")[0]
 
 
 def _csv(text: str) -> list[str]:
@@ -157,6 +208,35 @@ def build_parser() -> argparse.ArgumentParser:
     _bag_arguments(bag_extract)
     bag_extract.add_argument("--labels", help="class-name file the truth labels must come from")
     bag_extract.set_defaults(func=cmd_bag_extract)
+
+    train = commands.add_parser("train", help=_summary(cmd_train), description=cmd_train.__doc__)
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the latest checkpoint in --temp-path (exactly where it stopped)")
+    add_config_flags(train)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("eval", help=_summary(cmd_eval), description=cmd_eval.__doc__)
+    evaluate.add_argument("--weights", help="model: a run directory saved by train, its .json, a .pth or a .pyth")
+    evaluate.add_argument("--save-metrics-to", metavar="JSON",
+                          help="write the metrics here and the confusion matrix beside it (<stem>_confusion.png)")
+    add_config_flags(evaluate)
+    evaluate.set_defaults(func=cmd_eval)
+
+    infer = commands.add_parser("infer", help=_summary(cmd_infer), description=cmd_infer.__doc__)
+    infer.add_argument("video", metavar="VIDEO", help="video file")
+    infer.add_argument("--weights", help="model: a run directory saved by train, its .json, a .pth or a .pyth")
+    infer.add_argument("--top-k", type=int, default=5, help="classes listed per window")
+    infer.add_argument("--step", type=float, metavar="SECONDS", help="window start every SECONDS (default: half a clip)")
+    add_config_flags(infer)
+    infer.set_defaults(func=cmd_infer)
+
+    download = commands.add_parser("download", help=_summary(cmd_download), description=cmd_download.__doc__)
+    download.add_argument("--models", help="comma-separated sizes, e.g. xs,s,m,l (default: the --config file's "
+                                           "backbone, else all four)")
+    download.add_argument("--dest", help="folder (default: $AR_ROS_CACHE or ~/.cache/ar_ros, where the ROS node looks)")
+    download.add_argument("--timeout", type=float, default=10, help="seconds without data before giving up")
+    download.add_argument("--config", metavar="YAML", help="training config whose backbone to download")
+    download.set_defaults(func=cmd_download)
     return parser
 
 

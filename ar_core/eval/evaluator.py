@@ -1,0 +1,62 @@
+"""Run a model over a data set and score it. Test-mode items hold several views of a video (V, 3, T, S, S):
+their probabilities are averaged, as in the 30-view protocol of the X3D paper."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..train.distributed import DistributedContext, all_gather
+from ..train.loader import Skipped, construction_skips, make_loader
+from .metrics import classification_metrics
+
+Predict = Callable[[torch.Tensor], "torch.Tensor | np.ndarray"]
+
+
+@torch.no_grad()
+def predict_dataset(predict: Predict, dataset: Dataset, batch_size: int, device: torch.device,
+                    ctx: DistributedContext = DistributedContext(), max_batches: int | None = None,
+                    num_workers: int = 0, pin_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor, Skipped]:
+    """(probabilities (N, classes), labels (N,), samples skipped while reading), in dataset order.
+
+    Under torchrun each process scores every world_size-th sample and the results are gathered.
+    `max_batches` limits the batches each process scores.
+    """
+    indices = list(range(ctx.rank, len(dataset), ctx.world_size))
+    batches = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)][:max_batches]
+    loader = make_loader(dataset, batches, seed=0, num_workers=num_workers, pin_memory=pin_memory)
+    probs, labels, skipped = [], [], []
+    for clips, batch_labels, batch_skipped in loader:
+        views = clips.shape[1] if clips.ndim == 6 else 1
+        flat = clips.reshape(-1, *clips.shape[-4:]).to(device, non_blocking=True)
+        out = torch.as_tensor(predict(flat)).float().cpu()
+        probs.append(out.view(len(batch_labels), views, -1).mean(dim=1))
+        labels.append(batch_labels)
+        skipped += batch_skipped
+    seen = [i for batch in batches for i in batch]
+    shard = (seen, torch.cat(probs) if probs else None, torch.cat(labels) if labels else None, skipped)
+    return _merge(all_gather(shard, ctx))
+
+
+def _merge(shards: list) -> tuple[torch.Tensor, torch.Tensor, Skipped]:
+    order = [i for seen, *_ in shards for i in seen]
+    if not order:
+        raise ValueError("no samples to evaluate: the data set is empty")
+    probs = torch.cat([p for _, p, _, _ in shards if p is not None])
+    labels = torch.cat([l for _, _, l, _ in shards if l is not None])
+    rank_of = torch.as_tensor(order).argsort()
+    return probs[rank_of], labels[rank_of], [entry for *_, skipped in shards for entry in skipped]
+
+
+def evaluate(predict: Predict, dataset: Dataset, classes: list[str], batch_size: int, device: torch.device,
+             ctx: DistributedContext = DistributedContext(), max_batches: int | None = None,
+             num_workers: int = 0, pin_memory: bool = False) -> dict:
+    """classification_metrics over the data set, plus `skipped`: [path, reason] of every unreadable video."""
+    built_skips = construction_skips(dataset)
+    probs, labels, read_skips = predict_dataset(predict, dataset, batch_size, device, ctx, max_batches,
+                                                num_workers, pin_memory)
+    metrics = classification_metrics(probs, labels, classes)
+    metrics["skipped"] = [list(entry) for entry in built_skips + read_skips]
+    return metrics
