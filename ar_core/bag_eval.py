@@ -118,36 +118,17 @@ class BagRun:
         return (self.frames - 1) / span if self.frames > 1 and span > 0 else None
 
 
-class NodeFrames:
-    """The node's image callback without ROS: a new image size restarts the clip, frames the assembler
-    wants are converted and pushed, and a finished clip goes on unless max_rate_hz holds it back."""
-
-    def __init__(self, assembler: ClipAssembler, max_rate_hz: float, run: BagRun):
-        self.assembler, self.max_rate_hz, self.run = assembler, max_rate_hz, run
-        self.last_size: tuple[int, int] | None = None
-        self.last_submit = -math.inf
-
-    def __call__(self, msg, stamp: float, frame_id: str, time_s: float) -> Clip | None:
-        size = None if hasattr(msg, "format") else (msg.width, msg.height)
-        if size is not None and size != self.last_size:
-            if self.last_size is not None:
-                self.assembler.clear()
-            self.last_size = size
-        if not self.assembler.wants(stamp):
-            return None
-        try:
-            rgb = to_rgb_from_message(msg)
-        except ImageError:
-            self.run.bad_messages += 1
-            return None
-        clip = self.assembler.push(stamp, rgb, frame_id)
-        if clip is None:
-            return None
-        if self.max_rate_hz > 0 and time_s - self.last_submit < 1.0 / self.max_rate_hz:
-            self.run.rate_limited += 1
-            return None
-        self.last_submit = time_s
-        return clip
+def _next_clip(assembler: ClipAssembler, msg, stamp: float, frame_id: str, run: BagRun) -> Clip | None:
+    """The node's image callback without ROS: convert only the frames the assembler wants."""
+    size = None if hasattr(msg, "format") else (msg.width, msg.height)
+    if not assembler.wants(stamp, size):
+        return None
+    try:
+        rgb = to_rgb_from_message(msg)
+    except ImageError:
+        run.bad_messages += 1
+        return None
+    return assembler.push(stamp, rgb, frame_id)
 
 
 def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, progress: bool = True) -> BagRun:
@@ -155,7 +136,7 @@ def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, 
     from tqdm import tqdm
 
     run = BagRun()
-    to_clips = NodeFrames(ClipAssembler(session.clip_spec, settings.hop), settings.max_rate_hz, run)
+    assembler = ClipAssembler(session.clip_spec, settings.hop, settings.max_rate_hz)
     classifier = Classifier(session.engine, session.labels, settings.top_k, settings.score_threshold,
                             settings.smoothing)
     images = tqdm(bag.images(topic), total=bag.counts.get(topic), unit="frame", desc=topic,
@@ -167,7 +148,7 @@ def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, 
             run.frames, run.last_time_s = run.frames + 1, time_s
             run.first_time_s = time_s if run.first_time_s is None else run.first_time_s
             arrived = time.perf_counter()
-            clip = to_clips(msg, stamp, frame_id, time_s)
+            clip = _next_clip(assembler, msg, stamp, frame_id, run)
             if clip is not None:  # the node can start on it once the frame is converted and pushed
                 ready_s = bag_time_ns * 1e-9 + time.perf_counter() - arrived
                 run.predictions.append(TimedPrediction(time_s, ready_s, classifier(clip)))
@@ -176,6 +157,7 @@ def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, 
     finally:
         images.close()
     run.wall_s = time.perf_counter() - start
+    run.rate_limited = assembler.rate_limited
     return run
 
 

@@ -97,6 +97,8 @@ class ActivityNode(LifecycleNode):
                     self.classifier.smoother.windows = p.value
                 elif p.name == "hop":
                     self.assembler.buffer.hop = p.value
+                elif p.name == "max_rate_hz":
+                    self.assembler.max_rate_hz = p.value
         return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------------- lifecycle
@@ -107,7 +109,7 @@ class ActivityNode(LifecycleNode):
         except (WeightsNotFound, ValueError, RuntimeError, ImportError) as err:
             self.get_logger().error(f"cannot load the model: {err}")
             return TransitionCallbackReturn.FAILURE
-        self.assembler = ClipAssembler(self.session.clip_spec, self.param("hop"))
+        self.assembler = ClipAssembler(self.session.clip_spec, self.param("hop"), self.param("max_rate_hz"))
         self.classifier = Classifier(self.session.engine, self.session.labels, self.param("top_k"),
                                      self.param("score_threshold"), self.param("smoothing"))
         self.classification_pub = self.create_lifecycle_publisher(messages.ClassificationMsg, "~/classification", 10)
@@ -186,15 +188,12 @@ class ActivityNode(LifecycleNode):
         if not self.enabled:
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if size is not None and size != self.last_size:
-            if self.last_size is not None:
-                self._warn(f"image size changed from {self.last_size[0]}x{self.last_size[1]} to "
-                           f"{size[0]}x{size[1]}: clip buffer cleared")
-                self.assembler.clear()
-            self.last_size = size
-        resets = self.assembler.buffer.resets
-        if not self.assembler.wants(stamp):
-            self._note_time_jump(resets)
+        restarts = (self.assembler.buffer.resets, self.assembler.size_changes)
+        wanted = self.assembler.wants(stamp, size)
+        if self.assembler.size_changes != restarts[1]:
+            self._warn(f"image size changed to {size[0]}x{size[1]}: clip restarted")
+        if not wanted:
+            self._note_time_jump(restarts[0])
             return
         start = time.perf_counter()
         try:
@@ -207,25 +206,13 @@ class ActivityNode(LifecycleNode):
         clip = self.assembler.push(stamp, rgb, msg.header.frame_id)
         with self._stats_lock:
             self.preprocess_s.append(time.perf_counter() - start)
-        self._note_time_jump(resets)
+        self._note_time_jump(restarts[0])
         if clip is not None:
-            if self._rate_limited():
-                with self._stats_lock:
-                    self.stats["rate_limited"] += 1
-                return
             self.worker.submit((clip, rgb, msg.header))  # the clip ends at this frame: its exact stamp
 
     def _note_time_jump(self, resets_before: int) -> None:
         if self.assembler.buffer.resets != resets_before:
             self._warn("image stamps went backwards (bag loop?): clip buffer cleared")
-
-    def _rate_limited(self) -> bool:
-        max_rate = self.param("max_rate_hz")
-        now = time.monotonic()
-        if max_rate > 0 and now - self.last_submit < 1.0 / max_rate:
-            return True
-        self.last_submit = now
-        return False
 
     # ---------------------------------------------------------------- inference (worker thread)
     def _classify(self, item) -> None:
@@ -253,12 +240,10 @@ class ActivityNode(LifecycleNode):
     # ---------------------------------------------------------------- diagnostics
     def _reset_stats(self) -> None:
         with self._stats_lock:
-            self.stats = dict(received=0, bad_messages=0, published=0, rate_limited=0, inference_errors=0)
+            self.stats = dict(received=0, bad_messages=0, published=0, inference_errors=0)
             self.arrivals: list[float] = []
             self.latency = LatencyStats()
             self.preprocess_s: deque[float] = deque(maxlen=300)  # conversion + preprocessing of sampled frames
-        self.last_size = None
-        self.last_submit = 0.0
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
@@ -266,7 +251,8 @@ class ActivityNode(LifecycleNode):
             self.arrivals = [t for t in self.arrivals if now - t <= 1.0]
             values = dict(self.stats, input_fps=len(self.arrivals),
                           clips_dropped=self.worker.dropped if self.worker else 0,
-                          buffer_resets=self.assembler.buffer.resets, **self.latency.summary_ms())
+                          rate_limited=self.assembler.rate_limited, buffer_resets=self.assembler.buffer.resets,
+                          size_changes=self.assembler.size_changes, **self.latency.summary_ms())
             if self.preprocess_s:
                 values["preprocess_ms"] = 1e3 * sum(self.preprocess_s) / len(self.preprocess_s)
         level = DiagnosticStatus.OK

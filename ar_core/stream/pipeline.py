@@ -5,6 +5,7 @@ results go; everything between (sampling by stamps, preprocessing, clip assembly
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -80,24 +81,45 @@ class ScoreSmoother:
 
 
 class ClipAssembler:
-    """Frames in, clips out: samples by stamps, preprocesses sampled frames only, emits every `hop` samples."""
+    """Frames in, clips out, exactly as the node does it: samples by stamps, preprocesses sampled frames only,
+    restarts the clip when the image size changes (frames of two sizes never mix in one clip), emits a clip
+    every `hop` samples, and holds clips back to at most `max_rate_hz` (in camera time, so bag replays agree)."""
 
-    def __init__(self, spec: ClipSpec, hop: int = 1):
+    def __init__(self, spec: ClipSpec, hop: int = 1, max_rate_hz: float = 0.0):
         self.spec = spec
         self.preprocess = FramePreprocessor(spec.crop, spec.crop, spec.mean, spec.std)
         self.buffer = ClipBuffer(spec.frames, spec.interval_s, hop)
+        self.max_rate_hz = max_rate_hz
+        self.size: tuple[int, int] | None = None
+        self.size_changes = 0
+        self.rate_limited = 0
+        self._last_clip_stamp = -math.inf
 
-    def wants(self, stamp_s: float) -> bool:
-        """Whether a frame at this stamp would be sampled: convert and push only those."""
+    def wants(self, stamp_s: float, size: tuple[int, int] | None = None) -> bool:
+        """Whether a frame at this stamp (and of this (width, height), when known before decoding) would be
+        sampled: convert and push only those."""
+        if size is not None and size != self.size:
+            if self.size is not None:
+                self.buffer.clear()
+                self.size_changes += 1
+            self.size = size
         return self.buffer.offer(stamp_s)
 
     def push(self, stamp_s: float, rgb: np.ndarray, frame_id: str = "") -> Clip | None:
         if not self.buffer.offer(stamp_s):
             return None
-        return self.buffer.push(stamp_s, self.preprocess(rgb), frame_id)
+        clip = self.buffer.push(stamp_s, self.preprocess(rgb), frame_id)
+        if clip is None:
+            return None
+        if self.max_rate_hz > 0 and stamp_s - self._last_clip_stamp < 1.0 / self.max_rate_hz:
+            self.rate_limited += 1
+            return None
+        self._last_clip_stamp = stamp_s
+        return clip
 
     def clear(self) -> None:
         self.buffer.clear()
+        self._last_clip_stamp = -math.inf
 
 
 class Classifier:
