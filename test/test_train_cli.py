@@ -1,0 +1,108 @@
+"""`ar-core train | eval | infer | download` on real PyAV-encoded videos, and the errors they give for bad input."""
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ar_core.cli import main
+from ar_core.data import render_motion_frames
+
+from data_helpers import encode_video
+
+torch.set_num_threads(1)
+CLASSES = ("move right", "move left")
+FOLDERS = ("right", "left")
+COMMON = ["--backbone", "xs", "--crop", "32", "--device", "cpu", "--dataset", "folder"]
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """train/ and val/ class folders of SyntheticMotion videos at 15 fps, plus one corrupt file in train/."""
+    root = tmp_path_factory.mktemp("videos")
+    for label, folder in enumerate(FOLDERS):
+        for i in range(3):
+            encode_video(root / "train" / folder / f"{i}.mp4", render_motion_frames(label, 24, 40, 15, seed=i), 15)
+        encode_video(root / "val" / folder / "0.mp4", render_motion_frames(label, 24, 40, 15, seed=100), 15)
+    (root / "train" / "right" / "broken.mp4").write_bytes(np.random.default_rng(1).bytes(4096))
+    # 3 s at 30 fps: several 1.6 s windows for `infer`.
+    encode_video(root / "long.mp4", render_motion_frames(0, 90, 48, 30, seed=7), 30)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained_run(videos, tmp_path_factory):
+    """One iteration of `ar-core train` on the folder data set: (run directory, what it printed)."""
+    run = tmp_path_factory.mktemp("run")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", *COMMON, "--data-root", str(videos / "train"), "--val-root", str(videos / "val"),
+                     "--batch-size", "6", "--iters", "1", "--optimizer", "sgd", "--lr", "0.01",
+                     "--temp-path", str(run)])
+    assert code == 0
+    return run, printed.getvalue()
+
+
+def test_train_saves_the_model_and_reports_the_corrupt_video(trained_run):
+    run, printed = trained_run
+    assert "trained 1 iterations" in printed
+    assert "skipped 1 unreadable video(s)" in printed and "broken.mp4" in printed
+    assert (run / "x3d_xs.pth").is_file()
+    metadata = json.loads((run / "x3d_xs.json").read_text())
+    assert metadata["classes"] == ["left", "right"]  # class folders, sorted
+    assert any((run / "tensorboard").iterdir())
+
+
+def test_eval_writes_metrics_and_confusion_png(trained_run, videos, tmp_path, capsys):
+    metrics_path = tmp_path / "out" / "metrics.json"
+    code = main(["eval", "--weights", str(trained_run[0]), *COMMON, "--val-root", str(videos / "val"),
+                 "--test-clips", "2", "--test-crops", "3", "--save-metrics-to", str(metrics_path)])
+    assert code == 0
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["samples"] == 2 and metrics["classes"] == ["left", "right"]
+    assert sum(map(sum, metrics["confusion"])) == 2
+    assert set(metrics["per_class_accuracy"]) == {"left", "right"}
+    png = tmp_path / "out" / "metrics_confusion.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "2 videos: top-1" in capsys.readouterr().out
+
+
+def test_infer_prints_sliding_windows(trained_run, videos, capsys):
+    code = main(["infer", str(videos / "long.mp4"), "--weights", str(trained_run[0]), "--device", "cpu",
+                 "--top-k", "2"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:4] == ["start", "s", "end", "s"]
+    rows = [line.split() for line in lines[1:]]
+    # 90 frames, clips of 4 frames 12 apart (1.6 s), a window every 0.8 s: starts 0, 0.8, 1.6 s.
+    assert [row[:2] for row in rows] == [["0.00", "1.60"], ["0.80", "2.40"], ["1.60", "3.20"]]
+    for row in rows:
+        names = {row[2], row[4]}
+        assert names == {"left", "right"}
+        assert abs(float(row[3]) + float(row[5]) - 1) < 1e-3  # two classes: the probabilities sum to one
+
+
+def test_unknown_config_key_is_named(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("backbone: xs\nlearning_rate: 0.1\n")
+    assert main(["train", "--config", str(config), "--temp-path", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key(s) learning_rate" in err and str(config) in err
+
+
+def test_bad_values_are_named(tmp_path, capsys):
+    assert main(["train", "--optimizer", "rmsprop", "--device", "cpu", "--temp-path", str(tmp_path)]) == 2
+    assert "optimizer: 'rmsprop' is not one of 'sgd', 'adam'" in capsys.readouterr().err
+    assert main(["train", *COMMON, "--temp-path", str(tmp_path)]) == 2  # folder without --data-root
+    assert "dataset 'folder' needs data_root" in capsys.readouterr().err
+    assert main(["eval", "--device", "cpu", "--dataset", "synthetic"]) == 2
+    assert "no model: pass --weights" in capsys.readouterr().err
+
+
+def test_download_skips_files_already_present(tmp_path, capsys):
+    for name in ("xs", "s"):
+        (tmp_path / f"x3d_{name}.pyth").write_bytes(b"cached")
+    assert main(["download", "--models", "xs,s", "--dest", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "x3d_xs.pyth"), str(tmp_path / "x3d_s.pyth")]

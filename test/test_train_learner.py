@@ -1,0 +1,136 @@
+"""X3DLearner: save/load round trips, versioned names, official checkpoints, ONNX Runtime inference, bad videos."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ar_core import X3DLearner
+from ar_core.data import SyntheticMotion, VideoFolderDataset, render_motion_frames
+from ar_core.labels import kinetics400_labels
+from ar_core.models import CheckpointError, build_model
+from ar_core.train.config import ConfigError
+
+from data_helpers import encode_video
+from train_helpers import TINY
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A learner after two steps on SyntheticMotion: it has adopted the data set's class names."""
+    learner = X3DLearner(**TINY, batch_size=4, optimizer="sgd", lr=0.01, seed=3)
+    learner.fit(SyntheticMotion(8, size=32, seed=1), steps=2)
+    return learner
+
+
+@pytest.fixture(scope="module")
+def clips():
+    data = SyntheticMotion(3, size=32, seed=9)
+    return torch.stack([data[i][0] for i in range(3)])
+
+
+def _probs(learner, clips):
+    return learner.probabilities(clips)
+
+
+def test_save_writes_weights_and_metadata_with_versions(trained, tmp_path):
+    first = trained.save(tmp_path / "run")
+    second = trained.save(tmp_path / "run")
+    assert first.name == "x3d_xs.pth" and second.name == "x3d_xs_1.pth"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == \
+        ["x3d_xs.json", "x3d_xs.pth", "x3d_xs_1.json", "x3d_xs_1.pth"]
+    metadata = json.loads((tmp_path / "run" / "x3d_xs.json").read_text())
+    assert metadata["model"] == "xs" and metadata["crop"] == 32 and metadata["frames"] == 4
+    assert metadata["classes"] == ["move right", "move left", "move up", "move down"]
+    assert metadata["extra"]["training"]["optimizer"] == "sgd"
+    state = torch.load(first, weights_only=True)  # a plain state dict
+    assert set(state) == set(trained.model.state_dict())
+
+
+@pytest.mark.parametrize("target", ["dir", "json", "pth"])
+def test_load_round_trip(trained, clips, tmp_path, target):
+    weights = trained.save(tmp_path)
+    path = {"dir": tmp_path, "json": weights.with_suffix(".json"), "pth": weights}[target]
+    fresh = X3DLearner(**{**TINY, "seed": 99})
+    assert not torch.allclose(_probs(fresh, clips), _probs(trained, clips))
+    fresh.load(path)
+    assert fresh.classes == trained.classes
+    assert torch.allclose(_probs(fresh, clips), _probs(trained, clips), atol=1e-6)
+    assert [c.name for c in fresh.infer(clips)] == [c.name for c in trained.infer(clips)]
+
+
+def test_directory_load_takes_the_newest_version(trained, clips, tmp_path):
+    old = X3DLearner(**{**TINY, "seed": 42})
+    old.save(tmp_path)  # x3d_xs: other weights
+    trained.save(tmp_path)  # x3d_xs_1: the newest
+    fresh = X3DLearner(**TINY)
+    fresh.load(tmp_path)
+    assert torch.allclose(_probs(fresh, clips), _probs(trained, clips), atol=1e-6)
+
+
+def test_official_pyth_and_bare_weights(tmp_path, clips):
+    kinetics = build_model("xs").eval()
+    torch.save({"model_state": kinetics.state_dict(), "epoch": 300}, tmp_path / "x3d_xs.pyth")
+    learner = X3DLearner(backbone="xs", device="cpu", crop=32)
+    learner.load(tmp_path / "x3d_xs.pyth")
+    assert learner.classes == list(kinetics400_labels())
+    with torch.no_grad():
+        assert torch.allclose(_probs(learner, clips), kinetics(clips), atol=1e-6)
+    torch.save(build_model("xs", num_classes=3).state_dict(), tmp_path / "bare.pth")
+    learner.load(tmp_path / "bare.pth")
+    assert learner.classes == ["class_0", "class_1", "class_2"] and learner.config.num_classes == 3
+
+
+def test_load_refuses_what_it_cannot_use(tmp_path):
+    learner = X3DLearner(**TINY)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt"):
+        learner.load(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match="holds no saved model"):
+        learner.load(tmp_path)
+    (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="garbage.pth"):
+        learner.load(tmp_path / "garbage.pth")
+
+
+def test_unknown_option_and_class_mismatch_are_named():
+    with pytest.raises(ConfigError, match="unknown key.*learning_rate"):
+        X3DLearner(learning_rate=0.1)
+    with pytest.raises(ConfigError, match="optimizer: 'rmsprop'"):
+        X3DLearner(optimizer="rmsprop", device="cpu")
+    learner = X3DLearner(**{**TINY, "num_classes": 3})
+    with pytest.raises(ConfigError, match="num_classes: the model has 3 classes, the training set 4"):
+        learner.fit(SyntheticMotion(8, size=32), steps=1)
+
+
+def test_optimize_runs_onnxruntime_with_the_same_answers(trained, clips, tmp_path):
+    learner = X3DLearner(**{**TINY, "temp_path": str(tmp_path / "work")})
+    learner.load(trained.save(tmp_path / "saved"))
+    expected = _probs(learner, clips)
+    learner.optimize()
+    assert learner.engine is not None and learner.engine.backend == "onnxruntime"
+    assert torch.allclose(_probs(learner, clips), expected, atol=1e-4)
+    single = learner.infer(clips[0])  # one (3, T, S, S) clip
+    assert len(single) == 1 and single[0].class_id == int(expected[0].argmax())
+    assert single[0].confidence == pytest.approx(float(expected[0].max()), abs=1e-4)
+    weights = learner.save(tmp_path / "saved")
+    assert weights.with_suffix(".onnx").is_file() and weights.name == "x3d_xs_1.pth"
+
+
+def test_unreadable_videos_do_not_stop_training_and_are_reported(tmp_path):
+    for label, name in enumerate(["right", "left"]):
+        for i in range(3):
+            frames = render_motion_frames(label, 24, 40, fps=15, seed=10 * label + i)
+            encode_video(tmp_path / name / f"{name}_{i}.mp4", frames, fps=15)
+    (tmp_path / "right" / "broken.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
+    dataset = VideoFolderDataset(tmp_path, frames=4, sampling_rate=12, crop=32, seed=0)
+    assert [path.endswith("broken.mp4") for path, _ in dataset.skipped] == [True]
+    (tmp_path / "left" / "left_2.mp4").unlink()  # vanishes after probing: fails when read, in a worker process
+    learner = X3DLearner(**{**TINY, "num_classes": 2, "batch_size": 6, "num_workers": 1})
+    result = learner.fit(dataset, epochs=1)
+    assert result["iterations"] == 1
+    reported = {path.rsplit("/", 1)[-1]: reason for path, reason in result["skipped"]}
+    assert set(reported) == {"broken.mp4", "left_2.mp4"}
+    assert reported["left_2.mp4"] == "file not found"
