@@ -21,11 +21,13 @@ def predict_dataset(predict: Predict, dataset: Dataset, batch_size: int, device:
                     num_workers: int = 0, pin_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor, Skipped]:
     """(probabilities (N, classes), labels (N,), samples skipped while reading), in dataset order.
 
-    Under torchrun each process scores every world_size-th sample and the results are gathered.
-    `max_batches` limits the batches each process scores.
+    `batch_size` counts clips: items with V views are batched batch_size // V at a time. Under torchrun
+    each process scores every world_size-th item and the results are gathered. `max_batches` limits the
+    batches each process scores.
     """
     indices = list(range(ctx.rank, len(dataset), ctx.world_size))
-    batches = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)][:max_batches]
+    per_batch = max(1, batch_size // views_per_item(dataset))  # batch_size counts clips, as SlowFast's does
+    batches = [indices[i:i + per_batch] for i in range(0, len(indices), per_batch)][:max_batches]
     loader = make_loader(dataset, batches, seed=0, num_workers=num_workers, pin_memory=pin_memory)
     probs, labels, skipped = [], [], []
     for clips, batch_labels, batch_skipped in loader:
@@ -38,6 +40,11 @@ def predict_dataset(predict: Predict, dataset: Dataset, batch_size: int, device:
     seen = [i for batch in batches for i in batch]
     shard = (seen, torch.cat(probs) if probs else None, torch.cat(labels) if labels else None, skipped)
     return _merge(all_gather(shard, ctx))
+
+
+def views_per_item(dataset: Dataset) -> int:
+    """Clips per item: test-mode ClipDatasets return num_clips x num_crops views of each video."""
+    return getattr(dataset, "num_clips", 1) * getattr(dataset, "num_crops", 1)
 
 
 def _merge(shards: list) -> tuple[torch.Tensor, torch.Tensor, Skipped]:

@@ -105,8 +105,9 @@ class X3DLearner:
             steps: int | None = None) -> dict:
         """Train for `epochs` (default: iters) epochs, stopping early after `steps` iterations if given.
 
-        Returns {"iterations", "epochs", "train_loss", "val" (the last validation summary), "history" (one per
-        epoch), "skipped" ([path, reason] of unreadable videos)}.
+        Returns {"iterations", "epochs", "train_loss", "val" (the last validation summary), "history" (one
+        summary per epoch: epoch, iteration, elapsed_s since this call began, val_loss, val_top1, val_top5,
+        val_mean_class_accuracy), "skipped" ([path, reason] of unreadable videos)}.
         """
         from .loop import Trainer
 

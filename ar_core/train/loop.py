@@ -84,6 +84,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, total, config.lr_schedule,
                                          round(config.warmup_epochs * per_epoch), config.warmup_start_lr, config.lr)
         progress = self._resume(resume_from, per_epoch) if resume_from else self._start()
+        self.started = time.perf_counter()
         built_skips = construction_skips(train_set)
         with _Reporter(self, total, progress.iteration) as reporter:
             while progress.iteration < total:
@@ -143,7 +144,8 @@ class Trainer:
         model = unwrap_model(self.model).eval()
         metrics = evaluate(model, val_set, self.classes, self.batch_size, self.device, self.ctx,
                            num_workers=self.config.num_workers, pin_memory=self.config.pin_memory)
-        return {"epoch": epoch + 1, "iteration": iteration, **{f"val_{k}": metrics[k] for k in VAL_KEYS}}
+        return {"epoch": epoch + 1, "iteration": iteration, "elapsed_s": time.perf_counter() - self.started,
+                **{f"val_{k}": metrics[k] for k in VAL_KEYS}}
 
     # -- starting, resuming, checkpoints -----------------------------------------------------------------
 
