@@ -40,18 +40,27 @@ class InferenceEngine(ABC):
     def __init__(self, metadata: ModelMetadata, device: str):
         self.metadata = metadata
         self.device = device  # where it actually runs (after any fallback)
+        self.closed = False
 
     def predict(self, clips: Clips) -> np.ndarray:
+        if self.closed:
+            raise RuntimeError(f"{self!r} is closed")
         self._check_clips(clips)
         return np.asarray(self._predict(clips), dtype=np.float32)
+
+    def close(self) -> None:
+        """Release the model and its memory (GPU memory too); the engine cannot predict afterwards."""
+        if not self.closed:
+            self._release()
+            self.closed = True
 
     @abstractmethod
     def _predict(self, clips: Clips) -> np.ndarray:
         """Probabilities for clips that passed the checks."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Release the model and its memory (GPU memory too); the engine cannot predict afterwards."""
+    def _release(self) -> None:
+        """Drop the runtime's objects so their memory is freed."""
 
     def __enter__(self) -> "InferenceEngine":
         return self

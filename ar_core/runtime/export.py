@@ -79,7 +79,7 @@ def cached_onnx(source: ModelSource, cache_dir: str | os.PathLike | None = None)
     if source.kind == "onnx":
         return source.path
     if source.kind != "torch":
-        raise ValueError(f"{source.name} is a {source.kind} model; it cannot be converted to ONNX")
+        raise ValueError(f"{source.name} holds a model of kind {source.kind!r}; it cannot be converted to ONNX")
     path = runtime_cache_dir(cache_dir) / "onnx" / f"{source.digest}.onnx"
     if not path.is_file():
         export_onnx(source.module, source.metadata, path)
@@ -140,7 +140,7 @@ def _as_onnx(model: nn.Module | str | os.PathLike, metadata: ModelMetadata | Non
         return export_onnx(model, metadata, folder / "model.onnx"), metadata
     source = open_file(Path(model), metadata)
     if source.kind != "onnx":
-        raise ValueError(f"{model} is a {source.kind} model; export takes an nn.Module or an ONNX file")
+        raise ValueError(f"{model} holds a model of kind {source.kind!r}; export takes an nn.Module or an ONNX file")
     return source.path, source.metadata
 
 
@@ -190,7 +190,7 @@ def export_checkpoint(weights: str | os.PathLike, fmt: str, out_dir: str | os.Pa
                          f"{' with --int8' if int8 else ''}")
     source = open_file(Path(weights), model=model, crop=crop)
     if source.kind != "torch":
-        raise ValueError(f"{weights} is a {source.kind} model; export takes PyTorch weights (.pth/.pyth/.pt)")
+        raise ValueError(f"{weights} holds a model of kind {source.kind!r}; export takes PyTorch weights (.pth/.pyth/.pt)")
     out_dir, metadata = Path(out_dir), source.metadata
     stem = f"x3d_{metadata.model}" + ("-int8" if int8 else "-fp16" if fp16 else "")
     calibration = None

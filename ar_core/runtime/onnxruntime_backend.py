@@ -84,7 +84,7 @@ class OnnxRuntimeEngine(InferenceEngine):
         clips = clips.detach().cpu().numpy() if hasattr(clips, "detach") else clips
         return self.session.run(None, {self.input_name: np.ascontiguousarray(clips)})[0]
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.session = None  # the session frees its (GPU) memory when released
 
 

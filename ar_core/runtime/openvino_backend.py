@@ -51,7 +51,7 @@ class OpenVinoEngine(InferenceEngine):
         # share_inputs: no copy of the clips; the output is copied out of the request's buffer.
         return np.array(self.request.infer({0: np.ascontiguousarray(clips)}, share_inputs=True)[0])
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.request = self.compiled = None
 
 

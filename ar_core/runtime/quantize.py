@@ -37,7 +37,7 @@ def quantize_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, ca
 
     source = open_file(Path(model_path))
     if source.kind != "onnx":
-        raise ValueError(f"{model_path} is a {source.kind} model; quantize_onnx takes an ONNX file")
+        raise ValueError(f"{model_path} holds a model of kind {source.kind!r}; quantize_onnx takes an ONNX file")
     if "quantization" in source.metadata.extra:
         raise ValueError(f"{model_path} is already quantized ({source.metadata.extra['quantization']})")
 

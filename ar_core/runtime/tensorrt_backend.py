@@ -155,7 +155,7 @@ class TensorRTEngine(InferenceEngine):
         stream.synchronize()
         return torch.cat(outputs).cpu().numpy()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         import torch
 
         self.context = self.engine = self.runtime = None

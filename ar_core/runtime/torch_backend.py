@@ -50,7 +50,7 @@ class TorchEngine(InferenceEngine):
         with torch.inference_mode(), torch.autocast("cuda", torch.float16, enabled=self.autocast):
             return self.forward(clips).float().cpu().numpy()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.model = self.forward = None
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()
