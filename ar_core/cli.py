@@ -55,13 +55,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bag_eval(args: argparse.Namespace) -> int:
     """Replay a rosbag2 through the node's clip logic offline and report accuracy against a truth file,
     latency and throughput (report.json, timeline.png and confusion.png in --out)."""
-    from .bag_eval import EvalSettings, evaluate_bag
+    from .bag_eval import evaluate_bag
 
-    settings = EvalSettings.load(args.params, model=args.model, weights=args.weights, backend=args.backend,
-                                 device=args.device, labels=args.labels, num_threads=args.num_threads,
-                                 top_k=args.top_k, score_threshold=args.score_threshold, hop=args.hop,
-                                 smoothing=args.smoothing, max_rate_hz=args.max_rate_hz)
-    report = evaluate_bag(args.bag, args.topic, args.truth, settings, args.out)
+    report = evaluate_bag(args.bag, args.topic, args.truth, _eval_settings(args), args.out)
     overall, latency = report["accuracy"]["overall"], report["latency"]
     print(f"{overall['predictions']} predictions in truth segments ({overall['outside_segments']} outside): "
           f"top-1 {_percent(overall['top1'])}, top-5 {_percent(overall['top5'])}")
@@ -74,6 +70,32 @@ def cmd_bag_eval(args: argparse.Namespace) -> int:
         print(f"ar-core bag-eval: error: {report['error']}; the report covers what was read", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_bag_replay(args: argparse.Namespace) -> int:
+    """Node in the loop: publish a rosbag2's image topic and /clock over DDS into a real activity_node (with
+    use_sim_time), record its Classification output into a new rosbag2 and score it like bag-eval."""
+    from ar_ros.bag_replay import bag_replay  # ROS is needed here only
+
+    report = bag_replay(args.bag, args.topic, args.truth, _eval_settings(args), args.out, rate=args.rate)
+    overall, latency = report["accuracy"]["overall"], report["latency"]
+    print(f"{overall['predictions']} classifications in truth segments: top-1 {_percent(overall['top1'])}, "
+          f"top-5 {_percent(overall['top5'])}; latency p50/p95 {latency['latency_p50_ms']} / "
+          f"{latency['latency_p95_ms']} ms (simulated clock)")
+    print(f"recorded: {report['source']['recorded_bag']}; report: {args.out}/report.json")
+    if not report["complete"]:
+        print(f"ar-core bag-replay: error: {report['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _eval_settings(args: argparse.Namespace):
+    from .bag_eval import EvalSettings
+
+    return EvalSettings.load(args.params, model=args.model, weights=args.weights, backend=args.backend,
+                             device=args.device, labels=args.labels, num_threads=args.num_threads,
+                             top_k=args.top_k, score_threshold=args.score_threshold, hop=args.hop,
+                             smoothing=args.smoothing, max_rate_hz=args.max_rate_hz)
 
 
 def cmd_bag_extract(args: argparse.Namespace) -> int:
@@ -149,6 +171,23 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The node parameters that decide predictions, for bag-eval and bag-replay."""
+    parser.add_argument("--params", help="the node's params file (config/x3d_<size>.yaml); flags override it")
+    parser.add_argument("--model", choices=list(MODEL_SPECS), help="X3D size (default: params file, else xs)")
+    parser.add_argument("--weights", help="weights or exported model (default: params file, else the official "
+                                            "checkpoint from the download cache)")
+    parser.add_argument("--backend", help="torch, torch-compile, onnxruntime, openvino, tensorrt or auto")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N")
+    parser.add_argument("--labels", help="class-name file, one per line (default: the model's own names)")
+    parser.add_argument("--num-threads", type=int, help="CPU threads for inference")
+    parser.add_argument("--top-k", type=int, help="classes listed per prediction")
+    parser.add_argument("--score-threshold", type=float, help="leave out classes scoring below this")
+    parser.add_argument("--hop", type=int, help="run the model every HOP sampled frames")
+    parser.add_argument("--smoothing", type=int, help="average scores over the last N clips")
+    parser.add_argument("--max-rate-hz", type=float, help="at most this many inferences per second of bag time")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ar-core", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -188,20 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     bag_eval = commands.add_parser("bag-eval", help=cmd_bag_eval.__doc__, description=cmd_bag_eval.__doc__)
     _bag_arguments(bag_eval)
-    bag_eval.add_argument("--params", help="the node's params file (config/x3d_<size>.yaml); flags override it")
-    bag_eval.add_argument("--model", choices=list(MODEL_SPECS), help="X3D size (default: params file, else xs)")
-    bag_eval.add_argument("--weights", help="weights or exported model (default: params file, else the official "
-                                            "checkpoint from the download cache)")
-    bag_eval.add_argument("--backend", help="torch, torch-compile, onnxruntime, openvino, tensorrt or auto")
-    bag_eval.add_argument("--device", help="cpu, cuda or cuda:N")
-    bag_eval.add_argument("--labels", help="class-name file, one per line (default: the model's own names)")
-    bag_eval.add_argument("--num-threads", type=int, help="CPU threads for inference")
-    bag_eval.add_argument("--top-k", type=int, help="classes listed per prediction")
-    bag_eval.add_argument("--score-threshold", type=float, help="leave out classes scoring below this")
-    bag_eval.add_argument("--hop", type=int, help="run the model every HOP sampled frames")
-    bag_eval.add_argument("--smoothing", type=int, help="average scores over the last N clips")
-    bag_eval.add_argument("--max-rate-hz", type=float, help="at most this many inferences per second of bag time")
+    _settings_arguments(bag_eval)
     bag_eval.set_defaults(func=cmd_bag_eval)
+
+    bag_replay = commands.add_parser("bag-replay", help=cmd_bag_replay.__doc__, description=cmd_bag_replay.__doc__)
+    _bag_arguments(bag_replay)
+    _settings_arguments(bag_replay)
+    bag_replay.add_argument("--rate", type=float, default=1.0, help="playback speed (1: real time)")
+    bag_replay.set_defaults(func=cmd_bag_replay)
 
     bag_extract = commands.add_parser("bag-extract", help=cmd_bag_extract.__doc__,
                                       description=cmd_bag_extract.__doc__)
