@@ -5,6 +5,9 @@ sees per-half statistics, as in DDP without SyncBN), with that rank's RNG stream
 gradients are averaged, and rank 0's BatchNorm running statistics are kept (DDP broadcasts rank 0's
 buffers before every forward).
 """
+import json
+
+import pytest
 import torch
 import torch.multiprocessing as mp
 from torch.nn import functional as F
@@ -12,10 +15,12 @@ from torch.utils.data import DistributedSampler
 
 from ar_core import X3DLearner
 from ar_core.data import SyntheticMotion
+from ar_core.eval.evaluator import evaluate
 
 from train_helpers import TINY, ddp_worker, free_port
 
 SAMPLES, GLOBAL_BATCH, STEPS, WORLD = 16, 8, 3, 2  # 2 batches per epoch: the run crosses an epoch boundary
+VAL_SAMPLES = 5  # split 3 + 2 over the ranks: sharded evaluation with uneven shards
 LEARNER = dict(TINY, batch_size=GLOBAL_BATCH, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=0.0,
                lr_schedule="", seed=7)
 
@@ -28,7 +33,7 @@ def _rank_batches(rank: int, epoch: int) -> list[list[int]]:
     return [order[i:i + per_rank] for i in range(0, len(order), per_rank)]
 
 
-def _reference_weights() -> dict[str, torch.Tensor]:
+def _reference_model() -> torch.nn.Module:
     torch.set_num_threads(1)
     learner = X3DLearner(**LEARNER)
     model = learner.model.train()
@@ -58,13 +63,15 @@ def _reference_weights() -> dict[str, torch.Tensor]:
         for param, *per_rank in zip(params, *grads):
             param.grad = sum(per_rank) / WORLD
         optimizer.step()
-    return model.state_dict()
+    return model
 
 
 def test_two_process_ddp_equals_split_batch_reference(tmp_path):
-    mp.spawn(ddp_worker, args=(WORLD, free_port(), str(tmp_path), LEARNER, SAMPLES, STEPS), nprocs=WORLD)
+    mp.spawn(ddp_worker, args=(WORLD, free_port(), str(tmp_path), LEARNER, SAMPLES, VAL_SAMPLES, STEPS),
+             nprocs=WORLD)
     ranks = [torch.load(tmp_path / f"{rank}.pt", weights_only=True) for rank in range(WORLD)]
-    reference = _reference_weights()
+    model = _reference_model()
+    reference = model.state_dict()
     initial = X3DLearner(**LEARNER).model.state_dict()
     moved = 0
     for name, expected in reference.items():
@@ -73,3 +80,12 @@ def test_two_process_ddp_equals_split_batch_reference(tmp_path):
             assert torch.equal(ranks[0][name], ranks[1][name]), f"ranks disagree on {name}"
         moved += not torch.equal(expected, initial[name])
     assert moved > 100  # the steps really changed the weights
+
+    # Validation ran sharded over both ranks and was gathered: it matches one process scoring every clip.
+    val = SyntheticMotion(VAL_SAMPLES, size=LEARNER["crop"], seed=6)
+    metrics = evaluate(model.eval(), val, val.classes, batch_size=4, device=torch.device("cpu"))
+    for rank in range(WORLD):
+        summary = json.loads((tmp_path / f"{rank}.json").read_text())
+        assert summary["iteration"] == STEPS
+        assert summary["val_loss"] == pytest.approx(metrics["loss"], abs=1e-5)
+        assert summary["val_top1"] == pytest.approx(metrics["top1"])

@@ -1,4 +1,5 @@
 """Shared by the test_train_* files: small, fast training settings and a torchrun-like worker."""
+import json
 import os
 import socket
 
@@ -15,8 +16,9 @@ def free_port() -> int:
 
 
 def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, learner_kwargs: dict, samples: int,
-               steps: int) -> None:
-    """One process of a CPU data-parallel run, set up as torchrun would; rank r saves its weights to r.pt."""
+               val_samples: int, steps: int) -> None:
+    """One process of a CPU data-parallel run, set up as torchrun would; rank r saves its weights to r.pt
+    and the final validation summary to r.json."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
@@ -25,6 +27,10 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, learner_kwar
     from ar_core.train.distributed import shutdown_distributed
 
     learner = X3DLearner(**learner_kwargs)
-    learner.fit(SyntheticMotion(samples, size=learner_kwargs["crop"], seed=5), steps=steps)
+    size = learner_kwargs["crop"]
+    result = learner.fit(SyntheticMotion(samples, size=size, seed=5), SyntheticMotion(val_samples, size=size, seed=6),
+                         steps=steps)
     torch.save(learner.model.state_dict(), os.path.join(out_dir, f"{rank}.pt"))
+    with open(os.path.join(out_dir, f"{rank}.json"), "w") as out:
+        json.dump(result["val"], out)
     shutdown_distributed()

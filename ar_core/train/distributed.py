@@ -78,6 +78,14 @@ def broadcast(obj: Any, ctx: DistributedContext) -> Any:
     return box[0]
 
 
+def sync_buffers(model: nn.Module, ctx: DistributedContext) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics). DDP does this before each training
+    forward; evaluation in eval mode must do it itself, or each rank scores with its own statistics."""
+    if ctx.enabled:
+        for buffer in unwrap_model(model).buffers():
+            dist.broadcast(buffer, src=0)
+
+
 def shutdown_distributed() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

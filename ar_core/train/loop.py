@@ -25,7 +25,7 @@ from ..eval.evaluator import evaluate
 from .checkpointing import (capture_rng_state, checkpoint_path, load_checkpoint_state, restore_rng_state,
                             save_checkpoint)
 from .config import ConfigError, TrainConfig
-from .distributed import DistributedContext, all_gather, unwrap_model, wrap_model
+from .distributed import DistributedContext, all_gather, sync_buffers, unwrap_model, wrap_model
 from .loader import Skipped, construction_skips, epoch_batches, make_loader
 from .optim import build_optimizer, build_scheduler
 
@@ -141,6 +141,7 @@ class Trainer:
         return loss.detach()
 
     def _validate(self, val_set: Dataset, epoch: int, iteration: int) -> dict:
+        sync_buffers(self.model, self.ctx)
         model = unwrap_model(self.model).eval()
         metrics = evaluate(model, val_set, self.classes, self.batch_size, self.device, self.ctx,
                            num_workers=self.config.num_workers, pin_memory=self.config.pin_memory)
