@@ -55,7 +55,7 @@ def make_loader(dataset: Dataset, batches: list[list[int]], seed: int, num_worke
     creating it does not disturb the RNG state a resumed run restored."""
     return DataLoader(SkipReporting(dataset), batch_sampler=batches, num_workers=num_workers,
                       pin_memory=pin_memory, collate_fn=collate,
-                      generator=torch.Generator().manual_seed(seed), persistent_workers=False)
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def construction_skips(dataset: Dataset) -> Skipped:
