@@ -129,6 +129,10 @@ class X3DLearner:
         classes = list(getattr(dataset, "classes", self.classes))
         if len(classes) != len(self.classes):
             raise ValueError(f"the data set has {len(classes)} classes, the model {len(self.classes)}")
+        if classes != self.classes:
+            log.warning("the data set's class names differ from the model's; scoring by index, reporting the "
+                        "model's names (first difference: %r vs %r)",
+                        *next((a, b) for a, b in zip(classes, self.classes) if a != b))
         ctx, device = setup_distributed(self.device)
         return evaluate(self._predictor(device), dataset, self.classes, self.config.batch_size // ctx.world_size,
                         device, ctx, max_batches=steps, num_workers=self.config.num_workers,
