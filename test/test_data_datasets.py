@@ -256,3 +256,16 @@ def test_rawframes_bad_lines(tmp_path):
         RawFramesDataset(root, ann)
     with pytest.raises(AnnotationError, match="nope.txt: annotation file not found"):
         RawFramesDataset(root, tmp_path / "nope.txt")
+
+
+def test_dataloader_workers_draw_different_clips(kinetics):
+    root, csv = kinetics
+    dataset = KineticsDataset(root, csv, "train", seed=3, **TRAIN)
+    # Workers start from copies of the dataset: without reseeding each would repeat the other's draws.
+    loader = DataLoader(dataset, batch_size=1, sampler=[0, 0, 0, 0], num_workers=2,
+                        generator=torch.Generator().manual_seed(0))
+    clips = [clip for clip, _ in loader]
+    assert len({clip.sum().item() for clip in clips}) == 4
+    again = [clip for clip, _ in DataLoader(dataset, batch_size=1, sampler=[0, 0, 0, 0], num_workers=2,
+                                            generator=torch.Generator().manual_seed(0))]
+    assert all(torch.equal(a, b) for a, b in zip(clips, again))  # reproducible from the loader's seed

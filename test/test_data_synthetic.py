@@ -51,12 +51,12 @@ def test_translation_goes_the_named_way(label, direction):
     # Frame differences of a moving object shift by its velocity; phase correlation measures the shift.
     shifts = []
     for seed in range(7):
-        frames = render_motion_frames(label, 3, 64, fps=10, seed=seed).astype(np.float32).mean(axis=-1)
+        frames = render_motion_frames(label, 3, 64, fps=5, seed=seed).astype(np.float32).mean(axis=-1)
         (dx, dy), _ = cv2.phaseCorrelate(frames[1] - frames[0], frames[2] - frames[1])
         shifts.append((dx, dy))
     dx, dy = np.median(shifts, axis=0)
     assert np.sign(np.round([dx, dy])).tolist() == list(direction), shifts
-    assert 1.0 < np.hypot(dx, dy) < 4.0  # 0.25..0.5 frame sizes per second at 10 fps: 1.6..3.2 px a frame
+    assert 1.5 < np.hypot(dx, dy) < 4.0  # 0.15..0.3 frame sizes per second at 5 fps: 1.9..3.8 px a frame
 
 
 def test_motion_is_defined_per_second():

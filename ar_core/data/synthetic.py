@@ -30,12 +30,12 @@ _MOTIONS = {
     "move up-right": (0.7071, -0.7071, 0), "move down-left": (-0.7071, 0.7071, 0),
 }
 SHAPES = ("disc", "square", "triangle")
-SPEED = (0.25, 0.5)  # main shape, in frame sizes per second
+SPEED = (0.15, 0.3)  # main shape, in frame sizes per second
 TURN = (100.0, 200.0)  # main shape, in degrees per second
 DRIFT, DRIFT_TURN = 0.08, 30.0  # distractors' largest speed and turn rate
 DISTRACTORS = (1, 3)  # how many, at least and at most
 MAIN_RADIUS, DISTRACTOR_RADIUS = (0.12, 0.2), (0.06, 0.12)  # in frame sizes
-TEXTURE = 18.0  # std of the static fine texture, in 0..255 grey levels
+TEXTURE = 6.0  # std of the static fine texture, in 0..255 grey levels
 FIXED_SUB_BITS = 4  # cv2 draws with 1/16 pixel precision so slow motion stays smooth
 
 
@@ -143,7 +143,7 @@ class SyntheticMotion(Dataset):
 
     def __init__(self, num_samples: int, num_classes: int = 4, frames: int = 4, size: int = 64, seed: int = 123,
                  mean: Sequence[float] = (0.45, 0.45, 0.45), std: Sequence[float] = (0.225, 0.225, 0.225),
-                 noise: float = 0.03, clip_seconds: float = 1.6):
+                 noise: float = 0.01, clip_seconds: float = 1.6):
         if not 2 <= num_classes <= len(MOTION_CLASSES):
             raise ValueError(f"num_classes must be between 2 and {len(MOTION_CLASSES)}, got {num_classes}")
         if num_samples < 1:
