@@ -27,7 +27,7 @@ test: setup
 	@bash scripts/run_tests.sh
 
 demo: setup
-	@$(PY) -m ar_core.demo
+	@$(PY) -m ar_ros.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build install log
