@@ -10,7 +10,6 @@ import importlib.util
 import json
 import logging
 import os
-import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..models.metadata import ModelMetadata
+from .bench import median_latency_ms
 from .cache import file_digest, host_cpu, runtime_cache_dir
 from .engine import BACKENDS, InferenceEngine, create_engine, get_backend, open_source
 from .errors import BackendUnavailable, ModelFormatError
@@ -87,7 +87,8 @@ def _trial(source, names: list[str], settings: dict, runs: int) -> tuple[Inferen
         engine = None
         try:
             engine = create_engine(source, name, **settings)
-            latencies[name] = _median_latency_ms(engine, runs)
+            clips = np.zeros((1, *engine.metadata.input_shape), np.float32)
+            latencies[name] = median_latency_ms(engine, clips, warmup=2, runs=runs)
         except Exception as err:  # a candidate that fails here (e.g. no compiler for torch.compile) is skipped
             log.warning("auto: %s cannot run this model here: %s", name, _first_line(err))
             if engine is not None:
@@ -104,18 +105,6 @@ def _trial(source, names: list[str], settings: dict, runs: int) -> tuple[Inferen
     log.info("auto: chose %s; batch-1 latency %s", best.backend,
              ", ".join(f"{name} {ms:.1f} ms" for name, ms in sorted(latencies.items(), key=lambda item: item[1])))
     return best, latencies
-
-
-def _median_latency_ms(engine: InferenceEngine, runs: int) -> float:
-    clips = np.zeros((1, *engine.metadata.input_shape), np.float32)
-    for _ in range(2):  # warm-up: allocation, lazy compilation
-        engine.predict(clips)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        engine.predict(clips)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def _source_digest(source, metadata: ModelMetadata | None, model: str | None, crop: int | None) -> str:

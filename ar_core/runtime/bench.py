@@ -21,12 +21,16 @@ import torch
 from ..models import build_model, get_spec, load_checkpoint
 from ..models.metadata import ModelMetadata
 from ..models.profile import profile_model
-from .engine import InferenceEngine, create_engine
+from .engine import BACKENDS, InferenceEngine, create_engine
 
 log = logging.getLogger(__name__)
 
 REFERENCE = "torch"
-INT8_SUFFIX = "-int8"  # onnxruntime-int8, openvino-int8: the ONNX model quantized by ar_core.runtime.quantize
+ROUNDS = 3
+SETTLE_S = 0.2
+# Benchmark-only names: <backend>-int8 runs the ONNX model quantized by ar_core.runtime.quantize (Q/DQ),
+# <backend>-fp16 runs create_engine(..., precision="fp16") (OpenVINO: the CPU's bf16/f16; TensorRT: fp16).
+VARIANTS = {"int8": ("onnxruntime", "openvino"), "fp16": ("openvino", "tensorrt")}
 
 
 @dataclass(frozen=True)
@@ -60,20 +64,18 @@ class BenchResult:
                  f"{'backend':<18}{'batch':>6}{'ms':>10}{'x eager':>9}{'GFLOP/s':>10}{'% peak':>8}"
                  f"{'max |dp|':>10}{'top-1 =':>9}"]
         for r in self.rows:
+            # With random weights the outputs are near-uniform, so top-1 agreement would be noise.
+            top1 = "n/a" if self.random_weights else f"{r.top1_agreement:.0%}"
             lines.append(f"{r.backend:<18}{r.batch:>6}{r.latency_ms:>10.1f}{r.speedup:>9.2f}{r.gflops_per_s:>10.1f}"
-                         f"{r.peak_fraction:>8.1%}{r.max_abs_diff:>10.2e}{r.top1_agreement:>9.0%}")
+                         f"{r.peak_fraction:>8.1%}{r.max_abs_diff:>10.2e}{top1:>9}")
         return "\n".join(lines)
 
 
 def median_latency_ms(engine: InferenceEngine, clips: np.ndarray, warmup: int = 3, runs: int = 10) -> float:
+    """Median wall time of `runs` predictions after `warmup` untimed ones (allocation, lazy compilation)."""
     for _ in range(warmup):
         engine.predict(clips)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        engine.predict(clips)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return statistics.median(_timed(lambda: engine.predict(clips)) for _ in range(runs)) * 1000
 
 
 def matmul_peak_gflops(num_threads: int, size: int = 2048, runs: int = 5) -> float:
@@ -94,8 +96,15 @@ def _timed(function) -> float:
 def run_bench(model: str, backends: Sequence[str], batches: Sequence[int] = (1, 8), num_threads: int = 2,
               weights: str | None = None, crop: int | None = None, warmup: int = 3, runs: int = 10,
               cache_dir: str | None = None, seed: int = 0) -> BenchResult:
-    """Time eager torch and each of `backends` on the same clips, one after another in this process."""
+    """Time eager torch and each of `backends` on the same clips in this process.
+
+    The timed runs come in ROUNDS blocks per backend, the backends taking turns, so a change of load on a
+    shared machine hits all of them alike and the ratios stay fair.
+    """
     spec = get_spec(model)
+    names = [REFERENCE, *dict.fromkeys(b for b in backends if b != REFERENCE)]
+    for name in names:
+        _variant(name)  # refuse unknown names before the slow part
     torch.manual_seed(seed)
     net = build_model(spec.name).eval()
     if weights:
@@ -105,33 +114,65 @@ def run_bench(model: str, backends: Sequence[str], batches: Sequence[int] = (1, 
     gmacs = profile_model(net, dataclasses.replace(spec, train_crop=metadata.crop)).gflops
     peak = matmul_peak_gflops(num_threads)
     rng = np.random.default_rng(seed)
-    clips = {b: rng.standard_normal((b, *metadata.input_shape)).astype(np.float32) for b in batches}
-    names = [REFERENCE, *[b for b in backends if b != REFERENCE]]
-    rows, reference = [], {}
+    rows = []
     with tempfile.TemporaryDirectory(prefix="ar-core-bench-") as tmp:
-        for name in names:
-            engine = _open(name, net, metadata, num_threads, cache_dir, Path(tmp))
-            try:
-                for batch in batches:
-                    latency = median_latency_ms(engine, clips[batch], warmup, runs)
-                    probabilities = engine.predict(clips[batch])
-                    reference.setdefault((batch, "ms"), latency)
-                    reference.setdefault((batch, "p"), probabilities)
-                    ref_p = reference[(batch, "p")]
-                    achieved = 2 * gmacs * batch / (latency / 1000)
-                    rows.append(BenchRow(name, batch, latency, reference[(batch, "ms")] / latency, achieved,
-                                         achieved / peak, float(np.abs(probabilities - ref_p).max()),
-                                         float((probabilities.argmax(1) == ref_p.argmax(1)).mean())))
-                    log.info("%s batch %d: %.1f ms", name, batch, latency)
-            finally:
+        engines: dict[str, InferenceEngine] = {}
+        try:
+            for name in names:
+                engines[name] = _open(name, net, metadata, num_threads, cache_dir, Path(tmp))
+            for batch in batches:
+                clips = rng.standard_normal((batch, *metadata.input_shape)).astype(np.float32)
+                rows += _measure(engines, clips, gmacs, peak, warmup, runs)
+        finally:
+            for engine in engines.values():
                 engine.close()
     return BenchResult(spec.name, metadata.crop, metadata.frames, num_threads, gmacs, peak, not weights, rows)
 
 
+def _measure(engines: dict[str, InferenceEngine], clips: np.ndarray, gmacs: float, peak: float, warmup: int,
+             runs: int) -> list[BenchRow]:
+    outputs = {}
+    for name, engine in engines.items():
+        for _ in range(warmup):
+            outputs[name] = engine.predict(clips)
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    per_block = -(-runs // ROUNDS)
+    for _ in range(ROUNDS):
+        for name, engine in engines.items():
+            time.sleep(SETTLE_S)  # let the previous backend's worker threads stop spinning
+            engine.predict(clips)  # untimed: caches and thread pools of this backend warm again
+            times[name] += [_timed(lambda: engine.predict(clips)) for _ in range(per_block)]
+    reference_ms = statistics.median(times[REFERENCE]) * 1000
+    reference = outputs[REFERENCE]
+    rows = []
+    for name in engines:
+        latency = statistics.median(times[name]) * 1000
+        achieved = 2 * gmacs * len(clips) / (latency / 1000)
+        rows.append(BenchRow(name, len(clips), latency, reference_ms / latency, achieved, achieved / peak,
+                             float(np.abs(outputs[name] - reference).max()),
+                             float((outputs[name].argmax(1) == reference.argmax(1)).mean())))
+        log.info("%s batch %d: %.1f ms", name, len(clips), latency)
+    return rows
+
+
+def _variant(name: str) -> tuple[str, str]:
+    """'openvino-int8' -> ('openvino', 'int8'); refuses names the benchmark does not know."""
+    for variant in VARIANTS:
+        backend = name.removesuffix(f"-{variant}")
+        if backend != name and backend in VARIANTS[variant]:
+            return backend, variant
+    if name in BACKENDS:
+        return name, "fp32"
+    valid = [*BACKENDS, *(f"{b}-{v}" for v, backends in VARIANTS.items() for b in backends)]
+    raise ValueError(f"unknown benchmark backend {name!r}; valid: {', '.join(valid)}")
+
+
 def _open(name: str, net: torch.nn.Module, metadata: ModelMetadata, num_threads: int, cache_dir: str | None,
           tmp: Path) -> InferenceEngine:
-    if not name.endswith(INT8_SUFFIX):
-        return create_engine(net, name, num_threads=num_threads, metadata=metadata, cache_dir=cache_dir)
+    backend, variant = _variant(name)
+    if variant != "int8":
+        return create_engine(net, backend, num_threads=num_threads, metadata=metadata, cache_dir=cache_dir,
+                             precision=variant, device="cuda" if backend == "tensorrt" else "cpu")
     from ..data import SyntheticMotion
     from .calibration import CalibrationBatches
     from .export import export_onnx
@@ -142,4 +183,4 @@ def _open(name: str, net: torch.nn.Module, metadata: ModelMetadata, num_threads:
         export_onnx(net, metadata, fp32)
         clips = SyntheticMotion(32, frames=metadata.frames, size=metadata.crop, mean=metadata.mean, std=metadata.std)
         quantize_onnx(fp32, int8, CalibrationBatches(clips, batch_size=8, input_shape=metadata.input_shape))
-    return create_engine(int8, name.removesuffix(INT8_SUFFIX), num_threads=num_threads, cache_dir=cache_dir)
+    return create_engine(int8, backend, num_threads=num_threads, cache_dir=cache_dir)

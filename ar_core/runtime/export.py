@@ -188,6 +188,8 @@ def export_checkpoint(weights: str | os.PathLike, fmt: str, out_dir: str | os.Pa
     if fp16 and (fmt == "onnx" or int8 and fmt == "openvino"):
         raise ValueError(f"--fp16 applies to openvino (fp32 or fp16 weights) and tensorrt exports, not {fmt}"
                          f"{' with --int8' if int8 else ''}")
+    if fmt != "onnx":
+        require_package(fmt, f"export to {fmt}")  # before the slow part
     source = open_file(Path(weights), model=model, crop=crop)
     if source.kind != "torch":
         raise ValueError(f"{weights} holds a model of kind {source.kind!r}; export takes PyTorch weights (.pth/.pyth/.pt)")
