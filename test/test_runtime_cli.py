@@ -49,7 +49,8 @@ def test_export_of_missing_weights(tmp_path, capsys):
     assert "weights file not found" in capsys.readouterr().err
 
 
-def test_bench_prints_a_side_by_side_table(capsys):
+def test_bench_prints_a_side_by_side_table(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("AR_ROS_CACHE", str(tmp_path))  # the ONNX export for onnxruntime/openvino goes here
     code = main(["bench", "--model", "xs", "--crop", "64", "--batch", "1,2", "--runs", "3", "--threads", "2",
                  "--backends", "openvino,onnxruntime"])
     assert code == 0
@@ -61,6 +62,7 @@ def test_bench_prints_a_side_by_side_table(capsys):
     assert rows[("torch", "1")][3] == "1.00"  # the reference's ratio to itself
     for row in rows.values():
         assert float(row[2]) > 0 and float(row[6]) < 1e-4  # latency measured, answers equal to eager
+    assert list((tmp_path / "runtime" / "onnx").glob("*.onnx"))
 
 
 def test_bench_refuses_unknown_backends(capsys):

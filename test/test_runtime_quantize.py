@@ -42,7 +42,7 @@ def test_int8_agrees_with_fp32_on_top1(backend):
         report = compare_engines(fp32, int8, validation())
     assert report.samples == 96
     assert report.top1_agreement >= MIN_AGREEMENT, str(report)
-    assert 0 < report.max_abs_diff < 0.2  # really quantized, and still close
+    assert 0 < report.max_abs_diff < 0.5  # really quantized, and no class swapped wholesale
     assert report.reference_accuracy is not None and report.quantized_accuracy is not None
     assert abs(report.quantized_accuracy - report.reference_accuracy) <= 1 - MIN_AGREEMENT
     assert "top-1 agreement with fp32" in str(report) and "points" in str(report)

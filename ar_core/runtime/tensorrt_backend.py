@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 
