@@ -84,6 +84,14 @@ def test_onnx_interface_is_documented_names_and_dynamic_batch():
     assert not any(node.op_type == "BatchNormalization" for node in graph.node)  # folded into the convolutions
 
 
+def test_opsets_below_18_are_refused(tmp_path):
+    from ar_core.runtime.export import export_onnx
+
+    with pytest.raises(ValueError, match="opset must be 18 or higher, got 17"):
+        export_onnx(helpers.trained_model(), helpers.metadata(), tmp_path / "m.onnx", opset=17)
+    assert not list(tmp_path.iterdir())
+
+
 def test_openvino_ir_carries_metadata_and_matches(tmp_path):
     xml = helpers.openvino_file()
     assert xml.with_suffix(".bin").is_file()
