@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import atomic_path
-from .reports import plot_confusion_matrix, write_metrics
+from .reports import plot_confusion_matrix, save_png, write_metrics
 
 REPORT_FILE, TIMELINE_FILE, CONFUSION_FILE = "report.json", "timeline.png", "confusion.png"
 
@@ -52,14 +51,7 @@ def plot_timeline(report: dict, path: str | os.PathLike) -> Path:
     bottom.set_ylim(0, 1)
     bottom.set_ylabel("top-1 score")
     bottom.set_xlabel("seconds from the bag's first message")
-    fig.tight_layout()
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def _colour(prediction: dict, segments: list[dict]) -> str:

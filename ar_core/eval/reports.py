@@ -45,6 +45,13 @@ def plot_confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[
             if count:
                 ax.text(col, row, int(count), ha="center", va="center", fontsize=7,
                         color="white" if rates[row, col] > 0.5 else "black")
+    return save_png(fig, path)
+
+
+def save_png(fig, path: str | os.PathLike) -> Path:
+    """Write a matplotlib figure as a PNG atomically and close it."""
+    from matplotlib import pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     try:
