@@ -1,6 +1,6 @@
 """Time for X3D-XS to reach 90% validation top-1 on SyntheticMotion, training on the CPU.
 
-    .venv/bin/python bench/training.py [--classes 4] [--size 32] [--epochs 12] [--threads 2]
+    .venv/bin/python bench/training.py [--classes 2] [--size 32] [--epochs 6] [--threads 2]
 
 Trains with the learner's loop (SGD or Adam, cosine schedule, validation after every epoch) and prints
 each epoch's validation top-1 with the wall time since training began, then the time the target was met.
@@ -20,13 +20,13 @@ from ar_core.data import SyntheticMotion
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", type=int, default=4, help="motion classes (2-8)")
+    parser.add_argument("--classes", type=int, default=2, help="motion classes (2-8)")
     parser.add_argument("--size", type=int, default=32, help="frame size = crop in pixels")
     parser.add_argument("--frames", type=int, default=4, help="frames per clip")
-    parser.add_argument("--train-samples", type=int, default=1024)
+    parser.add_argument("--train-samples", type=int, default=2048)
     parser.add_argument("--val-samples", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
