@@ -83,6 +83,13 @@ def test_official_pyth_and_bare_weights(tmp_path, clips):
     assert learner.classes == ["class_0", "class_1", "class_2"] and learner.config.num_classes == 3
 
 
+def test_metadata_beside_weights_decides_the_size(tmp_path):
+    X3DLearner(**{**TINY, "backbone": "s"}).save(tmp_path)  # X3D-S: the same tensors as XS, 13 frames
+    learner = X3DLearner(**TINY)
+    learner.load(tmp_path / "x3d_s.pth")
+    assert learner.spec.name == "s" and learner.config.backbone == "s" and learner.metadata().frames == 13
+
+
 def test_load_refuses_what_it_cannot_use(tmp_path):
     learner = X3DLearner(**TINY)
     (tmp_path / "notes.txt").write_text("hello")

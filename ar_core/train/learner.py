@@ -200,16 +200,15 @@ class X3DLearner:
         path = Path(path)
         if path.is_dir():
             path = _newest_metadata(path)
+        if path.suffix in WEIGHTS_SUFFIXES and path.with_suffix(".json").is_file():
+            path = path.with_suffix(".json")  # its metadata says which size and classes the weights are
         if path.suffix == ".json":
             metadata = ModelMetadata.read_json(path)
-            weights = path.with_suffix(".pth")
-            self._load_weights(weights, metadata.model, metadata.classes)
+            self._load_weights(path.with_suffix(".pth"), metadata.model, metadata.classes)
             if metadata.crop != self.crop:
                 self.config = self.config.replace(crop=metadata.crop)
         elif path.suffix in WEIGHTS_SUFFIXES:
-            beside = path.with_suffix(".json")
-            classes = ModelMetadata.read_json(beside).classes if beside.is_file() else None
-            self._load_weights(path, self.spec.name, classes)
+            self._load_weights(path, self.spec.name, None)
         else:
             raise ValueError(f"cannot load {path}: expected a directory written by save(), a .json, or a weights "
                              f"file ({', '.join(WEIGHTS_SUFFIXES)})")
