@@ -1,10 +1,11 @@
 """SyntheticMotion: a seeded toy action data set whose class is visible only in motion.
 
-Each clip shows one main shape (disc with a stripe, marked square, or arrow-like triangle; random colour,
-size, position and orientation) moving in one of four or two diagonal directions, or rotating, over a
-random static texture, with smaller distractor shapes drifting and turning slowly. Every class draws
-its shapes, colours and positions from the same distributions, and positions wrap around the frame
-(a torus), so no single frame tells the class apart. Motion is defined per SECOND, so rendering at
+Each clip shows a crowd of textured shapes (discs with a stripe, marked squares, arrow-like triangles;
+random colours, sizes, positions and orientations) that all move in the class's direction at their own
+speeds, or all rotate the class's way, over a random static background, with small distractor shapes
+drifting and turning slowly on top. Every class draws its shapes, colours and positions from the same
+distributions (frame 0 is the same image for every class given the seed) and positions wrap around the
+frame (a torus), so no single frame tells the class apart. Motion is defined per SECOND, so rendering at
 30 fps and keeping every 12th frame gives the same frames as rendering at 2.5 fps.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ MOTION_CLASSES = (
     "move right", "move left", "move up", "move down",
     "rotate clockwise", "rotate counter-clockwise", "move up-right", "move down-left",
 )
+FIXED_SUB_BITS = 4  # cv2 draws with 1/16 pixel precision
 # Per class: unit velocity (x right, y down, as on screen) and turning direction (+1: clockwise on screen).
 _MOTIONS = {
     "move right": (1.0, 0.0, 0), "move left": (-1.0, 0.0, 0), "move up": (0.0, -1.0, 0),
@@ -30,23 +32,28 @@ _MOTIONS = {
     "move up-right": (0.7071, -0.7071, 0), "move down-left": (-0.7071, 0.7071, 0),
 }
 SHAPES = ("disc", "square", "triangle")
-SPEED = (0.15, 0.3)  # main shape, in frame sizes per second
-TURN = (100.0, 200.0)  # main shape, in degrees per second
+SPEED = (0.15, 0.3)  # movers, in frame sizes per second
+TURN = (100.0, 200.0)  # movers, in degrees per second
 DRIFT, DRIFT_TURN = 0.08, 30.0  # distractors' largest speed and turn rate
-DISTRACTORS = (1, 3)  # how many, at least and at most
-MAIN_RADIUS, DISTRACTOR_RADIUS = (0.12, 0.2), (0.06, 0.12)  # in frame sizes
-TEXTURE = 6.0  # std of the static fine texture, in 0..255 grey levels
-FIXED_SUB_BITS = 4  # cv2 draws with 1/16 pixel precision so slow motion stays smooth
+# Shapes making the class motion, at least and at most, and their radii: X3D pools globally, so the
+# moving surface must cover most of the frame for it to learn in a few hundred steps.
+MOVERS = (6, 9)
+MAIN_RADIUS, DISTRACTOR_RADIUS = (0.2, 0.3), (0.06, 0.12)  # in frame sizes
+DISTRACTORS = (1, 3)  # drawn on top of the movers, at least and at most
+BACKGROUND = (0, 256)  # range of the background's coarse colour blobs
+TEXTURE = 6.0  # std of the background's static fine texture, in 0..255 grey levels
+# Shapes carry a texture of their own: a flat colour shows motion only at its edges, a textured
+# surface shows it everywhere, which is what lets X3D pick the motion up quickly.
+SHAPE_TEXTURE = 60.0
 
 
 @dataclass(frozen=True)
 class _Shape:
-    kind: str
-    colour: tuple[int, int, int]
-    radius: float
+    sprite: np.ndarray  # (n, n, 3) float32: the textured shape at angle 0, centred
+    alpha: np.ndarray  # (n, n, 1) float32 coverage in [0, 1]
     x: float
     y: float
-    angle: float  # degrees
+    angle: float  # degrees, clockwise on screen
     vx: float  # pixels per second
     vy: float
     turn: float  # degrees per second
@@ -55,55 +62,81 @@ class _Shape:
         """Centre (wrapped into the frame) and angle at time t seconds."""
         return (self.x + self.vx * t) % size, (self.y + self.vy * t) % size, self.angle + self.turn * t
 
+    def draw(self, image: np.ndarray, t: float) -> None:
+        """Blend the shape at time t into the float image, with the copies that wrap around the edges."""
+        size = image.shape[0]
+        x, y, angle = self.at(t, size)
+        centre, reach = (self.sprite.shape[0] - 1) / 2, self.sprite.shape[0] / 2
+        for cx in (x - size, x, x + size):
+            for cy in (y - size, y, y + size):
+                left, top = max(int(cx - reach), 0), max(int(cy - reach), 0)
+                right, bottom = min(int(cx + reach) + 2, size), min(int(cy + reach) + 2, size)
+                if left >= right or top >= bottom:
+                    continue
+                # Warp only into the shape's box; cv2 turns positive angles counter-clockwise, ours clockwise.
+                matrix = cv2.getRotationMatrix2D((centre, centre), -angle, 1.0)
+                matrix[:, 2] += (cx - centre - left, cy - centre - top)
+                box = (right - left, bottom - top)
+                colour = cv2.warpAffine(self.sprite, matrix, box, flags=cv2.INTER_LINEAR)
+                alpha = cv2.warpAffine(self.alpha, matrix, box, flags=cv2.INTER_LINEAR)[..., None]
+                region = image[top:bottom, left:right]
+                region *= 1 - alpha
+                region += alpha * colour
+
+
+def _sprite(kind: str, radius: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A textured shape pointing along +x; its mark (stripe, corner dot or sharp tip) shows its orientation."""
+    n = 2 * int(np.ceil(radius)) + 3
+    centre = np.array([(n - 1) / 2, (n - 1) / 2])
+    colour = rng.uniform(0, 256, 3)
+    blobs = cv2.resize(rng.normal(0, SHAPE_TEXTURE, (4, 4, 3)).astype(np.float32), (n, n),
+                       interpolation=cv2.INTER_CUBIC)
+    sprite = np.clip(colour + blobs, 0, 255).astype(np.uint8)
+    mask = np.zeros((n, n), np.uint8)
+    mark = tuple(int(255 - c) for c in colour)
+    draw = dict(lineType=cv2.LINE_AA, shift=FIXED_SUB_BITS)
+    if kind == "disc":
+        cv2.circle(mask, tuple(_fixed(centre)), int(radius * (1 << FIXED_SUB_BITS)), 255, -1, **draw)
+        cv2.line(sprite, tuple(_fixed(centre)), tuple(_fixed(centre + [0.95 * radius, 0])), mark,
+                 max(1, round(radius / 3)), **draw)
+    else:
+        corner_angles = (45, 135, 225, 315) if kind == "square" else (0, 145, 215)
+        corners = [centre + radius * np.array([np.cos(np.deg2rad(a)), np.sin(np.deg2rad(a))]) for a in corner_angles]
+        cv2.fillPoly(mask, [_fixed(np.array(corners))], 255, **draw)
+        if kind == "square":
+            cv2.circle(sprite, tuple(_fixed(centre + 0.5 * (corners[0] - centre))),
+                       int(radius / 3 * (1 << FIXED_SUB_BITS)), mark, -1, **draw)
+    return sprite.astype(np.float32), (mask.astype(np.float32) / 255)[..., None]
+
 
 def _random_shape(rng: np.random.Generator, size: int, radius: tuple[float, float]) -> dict:
-    return dict(kind=SHAPES[rng.integers(len(SHAPES))], colour=tuple(int(c) for c in rng.integers(0, 256, 3)),
-                radius=rng.uniform(*radius) * size, x=rng.uniform(0, size), y=rng.uniform(0, size),
+    sprite, alpha = _sprite(SHAPES[rng.integers(len(SHAPES))], rng.uniform(*radius) * size, rng)
+    return dict(sprite=sprite, alpha=alpha, x=rng.uniform(0, size), y=rng.uniform(0, size),
                 angle=rng.uniform(0, 360))
 
 
 def _scene(label: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[_Shape]]:
-    """The static background and the shapes (main one last, so it is drawn on top)."""
-    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    """The static background and the shapes in drawing order: the movers, then the distractors."""
+    coarse = rng.integers(*BACKGROUND, (4, 4, 3), dtype=np.uint8)
     background = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     background += rng.normal(0, TEXTURE, (size, size, 3))  # fine static texture, not per-frame noise
-    background = np.clip(background, 0, 255).astype(np.uint8)
+    background = np.clip(background, 0, 255)
 
     shapes = []
+    dx, dy, turn_sign = _MOTIONS[MOTION_CLASSES[label]]
+    for _ in range(rng.integers(MOVERS[0], MOVERS[1] + 1)):
+        speed, turn = rng.uniform(*SPEED) * size, rng.uniform(*TURN)
+        shapes.append(_Shape(**_random_shape(rng, size, MAIN_RADIUS), vx=dx * speed, vy=dy * speed,
+                             turn=turn_sign * turn))
     for _ in range(rng.integers(DISTRACTORS[0], DISTRACTORS[1] + 1)):
         heading, speed = rng.uniform(0, 2 * np.pi), rng.uniform(0, DRIFT) * size
         shapes.append(_Shape(**_random_shape(rng, size, DISTRACTOR_RADIUS), vx=speed * np.cos(heading),
                              vy=speed * np.sin(heading), turn=rng.uniform(-DRIFT_TURN, DRIFT_TURN)))
-    dx, dy, turn_sign = _MOTIONS[MOTION_CLASSES[label]]
-    speed, turn = rng.uniform(*SPEED) * size, rng.uniform(*TURN)
-    shapes.append(_Shape(**_random_shape(rng, size, MAIN_RADIUS), vx=dx * speed, vy=dy * speed,
-                         turn=turn_sign * turn))
     return background, shapes
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
-    return np.round(points * (1 << FIXED_SUB_BITS)).astype(np.int32)
-
-
-def _draw(image: np.ndarray, shape: _Shape, x: float, y: float, angle: float) -> None:
-    """Draw one copy; the mark (stripe, corner dot, or the triangle's point) makes its orientation visible."""
-    theta = np.deg2rad(angle)
-    direction = np.array([np.cos(theta), np.sin(theta)])
-    centre, r = np.array([x, y]), shape.radius
-    mark = tuple(255 - c for c in shape.colour)
-    draw = dict(lineType=cv2.LINE_AA, shift=FIXED_SUB_BITS)
-    if shape.kind == "disc":
-        cv2.circle(image, tuple(_fixed(centre)), int(r * (1 << FIXED_SUB_BITS)), shape.colour, -1, **draw)
-        cv2.line(image, tuple(_fixed(centre)), tuple(_fixed(centre + 0.95 * r * direction)), mark,
-                 max(1, round(r / 3)), **draw)
-        return
-    corner_angles = (45, 135, 225, 315) if shape.kind == "square" else (0, 145, 215)
-    corners = [centre + r * np.array([np.cos(theta + np.deg2rad(a)), np.sin(theta + np.deg2rad(a))])
-               for a in corner_angles]
-    cv2.fillPoly(image, [_fixed(np.array(corners))], shape.colour, **draw)
-    if shape.kind == "square":
-        cv2.circle(image, tuple(_fixed(centre + 0.5 * (corners[0] - centre))), int(r / 3 * (1 << FIXED_SUB_BITS)),
-                   mark, -1, **draw)
+    return np.round(np.asarray(points) * (1 << FIXED_SUB_BITS)).astype(np.int32)
 
 
 def render_motion_frames(label: int, num_frames: int, size: int, fps: float, seed: int,
@@ -122,12 +155,8 @@ def render_motion_frames(label: int, num_frames: int, size: int, fps: float, see
     for i in range(num_frames):
         image = background.copy()
         for shape in shapes:
-            x, y, angle = shape.at(i / fps, size)
-            # Draw the neighbouring copies too, so a shape leaving one edge enters at the other.
-            for ox in (-size, 0, size):
-                for oy in (-size, 0, size):
-                    _draw(image, shape, x + ox, y + oy, angle)
-        frames[i] = image
+            shape.draw(image, i / fps)
+        frames[i] = np.clip(np.round(image), 0, 255)
     if noise > 0:
         jitter = np.random.default_rng([seed, num_frames]).normal(0, noise * 255, frames.shape)
         frames = np.clip(frames + jitter, 0, 255).astype(np.uint8)
