@@ -6,7 +6,6 @@ import time
 from collections import defaultdict
 
 import numpy as np
-import rclpy
 import torch
 from builtin_interfaces.msg import Time
 from rclpy.executors import MultiThreadedExecutor

@@ -16,7 +16,7 @@ from ar_core.session import open_session
 from ar_core.stream.image import decode_compressed, to_rgb
 from ar_core.stream.pipeline import ClipAssembler, Classifier
 
-from bag_helpers import CLASSES, DELAY_S, TOPIC, cut, make_labelled_bag, make_model
+from bag_helpers import DELAY_S, TOPIC, cut, make_labelled_bag, make_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
