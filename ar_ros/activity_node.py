@@ -20,6 +20,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data)
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
 from ar_core.session import WeightsNotFound, open_session
@@ -82,8 +83,7 @@ class ActivityNode(LifecycleNode):
 
     def _on_set_parameters(self, params) -> SetParametersResult:
         for p in params:
-            if p.name == "top_k" and p.value < 1 or p.name == "hop" and p.value < 1 \
-                    or p.name == "smoothing" and p.value < 1:
+            if p.name in ("top_k", "hop", "smoothing") and p.value < 1:
                 return SetParametersResult(successful=False, reason=f"{p.name} must be >= 1")
             if p.name in ("score_threshold", "max_rate_hz") and p.value < 0:
                 return SetParametersResult(successful=False, reason=f"{p.name} must be >= 0")
@@ -169,8 +169,8 @@ class ActivityNode(LifecycleNode):
 
     def _on_enable(self, request, response):
         self.enabled = bool(request.data)
-        if not self.enabled:
-            self.assembler.clear() if self.session else None
+        if not self.enabled and self.session is not None:
+            self.assembler.clear()  # resume with a fresh clip, not one with a gap in it
         response.success, response.message = True, "inference " + ("enabled" if self.enabled else "paused")
         return response
 
@@ -270,9 +270,7 @@ class ActivityNode(LifecycleNode):
         self.get_logger().warning(text, throttle_duration_sec=THROTTLE_S)
 
     @staticmethod
-    def _header(stamp, frame_id: str):
-        from std_msgs.msg import Header
-
+    def _header(stamp, frame_id: str) -> Header:
         return Header(stamp=stamp, frame_id=frame_id)
 
 
