@@ -107,11 +107,14 @@ def test_from_spec_uses_the_recipe(kinetics):
 
 def test_training_draws_are_seeded_and_vary(kinetics):
     root, csv = kinetics
-    first = KineticsDataset(root, csv, "train", seed=7, **TRAIN)
-    second = KineticsDataset(root, csv, "train", seed=7, **TRAIN)
-    draws = [first[0][0] for _ in range(4)]
-    assert all(torch.equal(a, second[0][0]) for a in draws)  # same seed, same sequence
-    assert len({d.sum().item() for d in draws}) > 1  # different clips each time
+    first, second, other = (KineticsDataset(root, csv, "train", seed=seed, **TRAIN) for seed in (7, 7, 8))
+    draws = []
+    for epoch in range(4):
+        first.set_epoch(epoch), second.set_epoch(epoch), other.set_epoch(epoch)
+        draws.append(first[0][0])
+        assert torch.equal(draws[-1], second[0][0])  # same seed, same draws
+        assert not torch.equal(draws[-1], other[0][0])
+    assert len({d.sum().item() for d in draws}) == 4  # a different clip each epoch
 
 
 def test_decode_failure_at_getitem_serves_another_sample(tmp_path, caplog):
@@ -258,14 +261,18 @@ def test_rawframes_bad_lines(tmp_path):
         RawFramesDataset(root, tmp_path / "nope.txt")
 
 
-def test_dataloader_workers_draw_different_clips(kinetics):
+def test_training_draws_depend_on_epoch_and_index_not_on_workers(kinetics):
     root, csv = kinetics
     dataset = KineticsDataset(root, csv, "train", seed=3, **TRAIN)
-    # Workers start from copies of the dataset: without reseeding each would repeat the other's draws.
-    loader = DataLoader(dataset, batch_size=1, sampler=[0, 0, 0, 0], num_workers=2,
-                        generator=torch.Generator().manual_seed(0))
-    clips = [clip for clip, _ in loader]
-    assert len({clip.sum().item() for clip in clips}) == 4
-    again = [clip for clip, _ in DataLoader(dataset, batch_size=1, sampler=[0, 0, 0, 0], num_workers=2,
-                                            generator=torch.Generator().manual_seed(0))]
-    assert all(torch.equal(a, b) for a, b in zip(clips, again))  # reproducible from the loader's seed
+
+    def clips(epoch: int, num_workers: int) -> list[torch.Tensor]:
+        dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=1, sampler=[0, 1, 0, 1], num_workers=num_workers)
+        return [clip for clip, _ in loader]
+
+    in_process, in_workers = clips(0, 0), clips(0, 2)
+    # Workers start from copies of the dataset; the draws follow (seed, epoch, index), so they agree.
+    assert all(torch.equal(a, b) for a, b in zip(in_process, in_workers))
+    assert torch.equal(in_process[0], in_process[2]) and not torch.equal(in_process[0], in_process[1])
+    next_epoch = clips(1, 2)
+    assert not any(torch.equal(a, b) for a, b in zip(in_process, next_epoch))  # a new clip and crop per epoch

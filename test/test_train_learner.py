@@ -141,3 +141,21 @@ def test_unreadable_videos_do_not_stop_training_and_are_reported(tmp_path):
     reported = {path.rsplit("/", 1)[-1]: reason for path, reason in result["skipped"]}
     assert set(reported) == {"broken.mp4", "left_2.mp4"}
     assert reported["left_2.mp4"] == "file not found"
+
+
+def test_training_on_videos_gives_the_same_weights_with_or_without_workers(tmp_path):
+    # Random clip placement, scale, crop and flip depend on (seed, epoch, index), not on the process that reads.
+    for label, name in enumerate(["right", "left"]):
+        for i in range(4):
+            frames = render_motion_frames(label, 40, 48, fps=15, seed=10 * label + i)
+            encode_video(tmp_path / name / f"{name}_{i}.mp4", frames, fps=15)
+    weights = []
+    for workers in (0, 2):
+        dataset = VideoFolderDataset(tmp_path, frames=4, sampling_rate=12, crop=32, seed=0)
+        learner = X3DLearner(**{**TINY, "num_classes": 2, "batch_size": 4, "num_workers": workers}, optimizer="sgd",
+                             lr=0.05, seed=5)
+        initial = learner.model.head.projection.weight.detach().clone()
+        learner.fit(dataset, epochs=2)
+        weights.append(learner.model.state_dict())
+    assert not torch.equal(weights[0]["head.projection.weight"], initial)  # it trained
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from ..labels import read_labels
 from ..models.specs import KINETICS_MEAN, KINETICS_STD, ModelSpec
@@ -83,8 +83,9 @@ class ClipDataset(Dataset):
 
     sampling_rate counts frames of a 30 fps video and is converted to each video's fps, so a clip lasts
     frames * sampling_rate / 30 seconds. short_side: a (min, max) range for training's scale jitter,
-    one length for "val"/"test" (default: (crop, 1.25 * crop) and crop). Training draws come from
-    `seed` and, inside DataLoader workers, the worker's seed (so workers differ and epochs differ).
+    one length for "val"/"test" (default: (crop, 1.25 * crop) and crop). Training draws (clip position,
+    scale, crop, flip) are a function of (seed, epoch, index) alone: the same in any DataLoader worker, new
+    each epoch (`set_epoch`), so a resumed run repeats them whatever num_workers is.
     """
 
     def __init__(self, items: Sequence[tuple[Source, int]], classes: Sequence[str], *, frames: int = 4,
@@ -102,8 +103,7 @@ class ClipDataset(Dataset):
         self.transform = ClipTransform(mode == "train", crop, short_side, mean, std, flip=flip)
         self.skipped: list[tuple[str, str]] = []
         self.samples = self._probe_all(items)
-        self._rng_key: int | None = None
-        self._rng = np.random.default_rng(seed)
+        self.epoch = 0
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *args, mode: str = "train", **kwargs) -> ClipDataset:
@@ -118,11 +118,16 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Training draws new clips and crops each epoch; the loop calls this before making its loader."""
+        self.epoch = epoch
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         for attempt in range(MAX_BAD_IN_A_ROW):
-            source, label, info = self.samples[(index + attempt) % len(self.samples)]
+            position = (index + attempt) % len(self.samples)
+            source, label, info = self.samples[position]
             try:
-                return self._clip(source, info), label
+                return self._clip(source, info, position), label
             except VideoError as err:
                 # Training must not die on one bad file: note it and serve the next sample instead.
                 log.warning("%s: skipping %s: %s", type(self).__name__, source, err.reason)
@@ -160,10 +165,10 @@ class ClipDataset(Dataset):
                              + (f" (first problem: {self.skipped[0][0]}: {self.skipped[0][1]})" if items else ""))
         return samples
 
-    def _clip(self, source: Source, info: VideoInfo) -> torch.Tensor:
+    def _clip(self, source: Source, info: VideoInfo, position: int) -> torch.Tensor:
         stride = stride_for_fps(self.sampling_rate, info.fps)
         if self.mode == "train":
-            rng = self._generator()
+            rng = np.random.default_rng([self.seed, self.epoch, position])
             frames = self.read_source(source, random_clip_indices(info.num_frames, self.frames, stride, rng), info)
             return self.transform(frames, torch.Generator().manual_seed(int(rng.integers(2**62))))
         clips = uniform_clip_indices(info.num_frames, self.frames, stride, self.num_clips)
@@ -173,14 +178,6 @@ class ClipDataset(Dataset):
             return self.transform(frames)
         per_clip = np.split(frames, len(clips))
         return torch.cat([self.transform.views(clip, self.num_crops) for clip in per_clip])
-
-    def _generator(self) -> np.random.Generator:
-        """This process's generator: DataLoader workers copy the dataset, so reseed them from their own seed."""
-        worker = get_worker_info()
-        key = worker.seed if worker is not None else None
-        if key != self._rng_key:
-            self._rng_key, self._rng = key, np.random.default_rng([self.seed, key])
-        return self._rng
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({len(self)} clips, {len(self.classes)} classes, mode={self.mode!r}, "

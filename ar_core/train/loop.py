@@ -3,8 +3,8 @@ epoch's end, TensorBoard scalars and a progress bar; data parallel under torchru
 
 A run is a pure function of its config: the batch order depends on (seed, epoch), the RNG states are
 checkpointed (every rank's), and a resumed run skips the batches already consumed, so stopping and resuming
-at a checkpoint gives the weights an uninterrupted run gives (exactly, with num_workers=0; with workers,
-the batches are the same and only augmentation draws inside the workers may differ).
+at a checkpoint gives the weights an uninterrupted run gives, with any num_workers (video datasets draw
+their augmentation from (seed, epoch, index), set_epoch tells them the epoch).
 """
 from __future__ import annotations
 
