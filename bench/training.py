@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0, help="model initialisation and batch order")
     parser.add_argument("--target", type=float, default=0.9, help="validation top-1 to reach")
     args = parser.parse_args()
 
@@ -39,7 +40,7 @@ def main() -> None:
     train, val = SyntheticMotion(args.train_samples, seed=1, **data), SyntheticMotion(args.val_samples, seed=2, **data)
     learner = X3DLearner(backbone="xs", device="cpu", crop=args.size, num_classes=args.classes,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, lr_schedule="cosine",
-                         warmup_epochs=0.5, weight_decay=5e-5, log_every=20, seed=0)
+                         warmup_epochs=0.5, weight_decay=5e-5, log_every=20, seed=args.seed)
     started = time.perf_counter()
     result = learner.fit(train, val, epochs=args.epochs)
     total = time.perf_counter() - started

@@ -10,12 +10,14 @@ from ar_core.data.video import VideoError, probe, read_all_frames, read_frames
 from data_helpers import encode_video, pattern_frames
 
 # name, codec, fps, size (h, w), audio: h264 with B-frames and a 12-frame GOP, NTSC and odd rates,
-# odd frame sizes, audio tracks muxed between video packets, a container without a frame count.
+# odd frame sizes, audio tracks muxed between video packets, a container without a frame count, and H.264 in
+# AVI, which stores no presentation times (FFmpeg stamps each frame with its position in decode order).
 VIDEOS = [
     ("bframes.mp4", "h264", 30, (48, 64), False),
     ("ntsc_audio.mp4", "h264", Fraction(30000, 1001), (46, 62), True),
     ("odd.avi", "mjpeg", 25, (33, 45), True),
     ("bframes_slow.avi", "mpeg4", 12.5, (48, 64), False),
+    ("bframes_h264.avi", "h264", 30, (48, 64), False),
     ("no_count.mkv", "vp9", 24, (48, 64), True),
 ]
 NUM_FRAMES = 60

@@ -6,7 +6,9 @@ landing on one slot keep the later. Seeking and full decoding share that definit
 """
 from __future__ import annotations
 
+import heapq
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,8 @@ import av
 import numpy as np
 
 
-SEEK_MARGIN_FRAMES = 4
+# How far, in frames, decode order runs ahead of presentation order in streams with B-frames.
+REORDER_FRAMES = 4
 
 
 class VideoError(ValueError):
@@ -130,17 +133,38 @@ def _slots(path, container, stream, info: VideoInfo, seek_to: int = 0) -> Iterat
     if seek_to > 0:
         # Some demuxers index decode times, which run up to a few frames ahead of presentation times
         # with B-frames: aim a few frames early so the keyframe found is not past the one we need.
-        seconds = info.start_time + max(seek_to - SEEK_MARGIN_FRAMES, 0) / info.fps
+        seconds = info.start_time + max(seek_to - REORDER_FRAMES, 0) / info.fps
         container.seek(int(seconds / stream.time_base), backward=True, stream=stream)
     previous, previous_index = None, -1
-    for frame in _decoded(path, container, stream):
-        index = previous_index + 1 if frame.time is None else round((frame.time - info.start_time) * info.fps)
+    depth = REORDER_FRAMES if stream.codec_context.has_b_frames else 0
+    for frame, time in _presentation_times(_decoded(path, container, stream), depth):
+        index = previous_index + 1 if time is None else round((time - info.start_time) * info.fps)
         if previous is not None:
             yield from ((i, previous) for i in range(previous_index, index))
             index = max(index, previous_index)  # out-of-order timestamps: keep slots increasing
         previous, previous_index = frame, index
     if previous is not None:
         yield previous_index, previous
+
+
+def _presentation_times(frames: Iterator[av.VideoFrame], depth: int) -> Iterator[tuple[av.VideoFrame, float | None]]:
+    """Each frame with its presentation time: the smallest time among it and the next `depth` frames.
+
+    Decoders emit frames in presentation order, but some containers (H.264 in AVI) hold only decode
+    order, and FFmpeg then stamps frames with permuted times. Over a window, the times are the right
+    set, so the k-th frame out takes the k-th smallest; where they already increase, nothing changes.
+    """
+    pending: deque[av.VideoFrame] = deque()
+    times: list[float] = []
+    for frame in frames:
+        pending.append(frame)
+        if frame.time is not None:
+            heapq.heappush(times, frame.time)
+        if len(pending) > depth:
+            oldest = pending.popleft()
+            yield oldest, heapq.heappop(times) if oldest.time is not None else None
+    for oldest in pending:
+        yield oldest, heapq.heappop(times) if oldest.time is not None else None
 
 
 def _decoded(path, container, stream) -> Iterator[av.VideoFrame]:
