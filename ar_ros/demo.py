@@ -26,6 +26,7 @@ ASSETS = Path(__file__).resolve().parents[1] / "ar_core" / "assets"
 DEMO_VIDEO = ASSETS / "demo.mp4"  # Kinetics-400 "arm wrestling" (see ar_core/assets/SOURCES.md)
 DEMO_VIDEO_LABEL = "arm wrestling"
 FASTDDS_PROFILE = Path(__file__).resolve().parents[1] / "config" / "fastdds_large_images.xml"
+DEMO_TRAIN_CONFIG = Path(__file__).resolve().parents[1] / "config" / "train" / "demo_synthetic.yaml"
 TOPIC = "/demo/camera/image_raw"
 CLASSIFICATION = "/activity_node/classification"
 STREAM_FPS = 15.0
@@ -42,7 +43,7 @@ def synthetic_model_dir() -> Path:
     return hub.cache_dir() / "demo" / "x3d_xs_synthetic"
 
 
-def choose_model(train_epochs: int, train_samples: int | None, download_url: str | None) -> DemoModel:
+def choose_model(train_epochs: int | None, train_samples: int | None, download_url: str | None) -> DemoModel:
     cached = hub.cached_checkpoint("xs")
     if cached:
         return DemoModel(cached, f"official X3D-XS Kinetics-400 weights (cached: {cached})", True)
@@ -54,16 +55,19 @@ def choose_model(train_epochs: int, train_samples: int | None, download_url: str
     weights = synthetic_model_dir() / "x3d_xs.pth"
     if weights.is_file():
         return DemoModel(weights, f"X3D-XS trained on SyntheticMotion (cached: {weights}), because {reason}", False)
-    print(f"[demo] {reason}: training X3D-XS on SyntheticMotion once ({train_epochs} epochs, cached afterwards)")
+    recipe = f"{train_epochs} epochs" if train_epochs else f"the recipe in {DEMO_TRAIN_CONFIG.name}"
+    print(f"[demo] {reason}: training X3D-XS on SyntheticMotion once ({recipe}, cached afterwards)")
     train_synthetic(train_epochs, train_samples)
     return DemoModel(weights, f"X3D-XS trained on SyntheticMotion just now ({weights}), because {reason}", False)
 
 
-def train_synthetic(epochs: int, samples: int | None = None) -> None:
+def train_synthetic(epochs: int | None = None, samples: int | None = None) -> None:
     """`ar-core train` on SyntheticMotion into the demo cache; the run shows its own progress bar."""
     out = synthetic_model_dir()
-    command = [sys.executable, "-m", "ar_core.cli", "train", "--config", str(_demo_train_config()),
-               "--temp-path", str(out.with_name(out.name + ".run")), "--iters", str(epochs)]
+    command = [sys.executable, "-m", "ar_core.cli", "train", "--config", str(DEMO_TRAIN_CONFIG),
+               "--temp-path", str(out.with_name(out.name + ".run"))]
+    if epochs:
+        command += ["--iters", str(epochs)]
     if samples:
         command += ["--synthetic-samples", str(samples), "--synthetic-val-samples", str(max(16, samples // 4))]
     # One thread: on a machine with anything else running, two OpenMP threads on two cores run ~10x slower.
@@ -74,10 +78,6 @@ def train_synthetic(epochs: int, samples: int | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for suffix in (".pth", ".json"):  # the newest saved model, under a fixed name
         os.replace(trained[-1].with_suffix(suffix), out / f"x3d_xs{suffix}")
-
-
-def _demo_train_config() -> Path:
-    return Path(__file__).resolve().parents[1] / "config" / "train" / "demo_synthetic.yaml"
 
 
 def official_stream(seconds: float) -> tuple[list[np.ndarray], list[str], float]:
@@ -107,7 +107,7 @@ def synthetic_stream(seconds: float, classes: list[str], size: int, segment_s: f
     return frames, labels, STREAM_FPS
 
 
-def run(seconds: float, train_epochs: int, train_samples: int | None, download_url: str | None) -> int:
+def run(seconds: float, train_epochs: int | None, train_samples: int | None, download_url: str | None) -> int:
     t0 = time.monotonic()
     model = choose_model(train_epochs, train_samples, download_url)
     print(f"[demo] model: {model.description}")
@@ -218,7 +218,8 @@ def summarise(results, truth, fps: float, elapsed_s: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=24.0, help="length of the camera stream")
-    parser.add_argument("--train-epochs", type=int, default=8, help="SyntheticMotion training epochs (first run)")
+    parser.add_argument("--train-epochs", type=int, default=None,
+                        help="SyntheticMotion training epochs (first run; default: the config's)")
     parser.add_argument("--train-samples", type=int, default=None, help="SyntheticMotion clips (default: the config)")
     parser.add_argument("--download-url", default=None, help="where to fetch x3d_xs.pyth (default: the model zoo)")
     args = parser.parse_args(argv)
