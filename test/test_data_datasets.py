@@ -110,7 +110,8 @@ def test_training_draws_are_seeded_and_vary(kinetics):
     first, second, other = (KineticsDataset(root, csv, "train", seed=seed, **TRAIN) for seed in (7, 7, 8))
     draws = []
     for epoch in range(4):
-        first.set_epoch(epoch), second.set_epoch(epoch), other.set_epoch(epoch)
+        for dataset in (first, second, other):
+            dataset.set_epoch(epoch)
         draws.append(first[0][0])
         assert torch.equal(draws[-1], second[0][0])  # same seed, same draws
         assert not torch.equal(draws[-1], other[0][0])

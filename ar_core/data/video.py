@@ -148,7 +148,8 @@ def _slots(path, container, stream, info: VideoInfo, seek_to: int = 0) -> Iterat
 
 
 def _presentation_times(frames: Iterator[av.VideoFrame], depth: int) -> Iterator[tuple[av.VideoFrame, float | None]]:
-    """Each frame with its presentation time: the smallest time among it and the next `depth` frames.
+    """Each frame with its presentation time: the smallest time not yet given out among it and the next
+    `depth` frames.
 
     Decoders emit frames in presentation order, but some containers (H.264 in AVI) hold only decode
     order, and FFmpeg then stamps frames with permuted times. Over a window, the times are the right
