@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-RECIPE_FPS = 30.0  # sampling rates in X3D/SlowFast recipes count frames of a 30 fps video
+from ..models.specs import RECIPE_FPS
 
 
 def stride_for_fps(sampling_rate: float, fps: float) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..atomic import atomic_path
-from .specs import MODEL_SPECS, ModelSpec
+from .specs import MODEL_SPECS, ModelSpec, sample_interval_s
 
 MIN_CROP = 8
 REQUIRED_FIELDS = ("model", "classes", "frames", "sampling_rate", "crop", "mean", "std")
@@ -29,7 +29,7 @@ class ModelMetadata:
     model: str  # X3D size: xs | s | m | l
     classes: list[str]  # output column i is classes[i]
     frames: int  # clip length T
-    sampling_rate: int  # every n-th frame of a 30 fps video
+    sampling_rate: int  # every n-th frame of a 30 fps video (specs.RECIPE_FPS)
     crop: int  # clips are (3, frames, crop, crop)
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
@@ -53,6 +53,15 @@ class ModelMetadata:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between the frames of a clip."""
+        return sample_interval_s(self.sampling_rate)
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.frames * self.interval_s
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:

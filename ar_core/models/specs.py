@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+RECIPE_FPS = 30.0  # a sampling rate counts frames of a 30 fps video (Kinetics, as X3D/SlowFast recipes do)
 KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
 
@@ -20,7 +21,7 @@ class ModelSpec:
     depth_factor: float  # gamma_d: blocks per stage
     bottleneck_factor: float  # gamma_b: inner width of each block
     frames: int  # clip length T
-    sampling_rate: int  # take every n-th frame of a 30 fps video
+    sampling_rate: int  # take every n-th frame of a 30 fps video (RECIPE_FPS)
     train_crop: int  # square crop the head's pooling kernel is sized for
     test_crop: int  # crop (and short side) for evaluation, as the paper reports
     mean: tuple[float, float, float] = KINETICS_MEAN
@@ -29,12 +30,22 @@ class ModelSpec:
     head_width: int = 2048  # DIM_C5, width of the head's lin_5
 
     @property
+    def interval_s(self) -> float:
+        """Seconds between the frames of a clip."""
+        return sample_interval_s(self.sampling_rate)
+
+    @property
     def clip_seconds(self) -> float:
-        """Time a clip spans at the 30 fps the Kinetics recipe samples from."""
-        return self.frames * self.sampling_rate / 30.0
+        """Time a clip spans: `frames` samples, one every `interval_s`."""
+        return self.frames * self.interval_s
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def sample_interval_s(sampling_rate: float) -> float:
+    """Seconds between clip frames for a sampling rate: the one definition of the 30 fps convention."""
+    return sampling_rate / RECIPE_FPS
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
