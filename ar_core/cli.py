@@ -55,7 +55,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bag_eval(args: argparse.Namespace) -> int:
     """Replay a rosbag2 through the node's clip logic offline and report accuracy against a truth file,
     latency and throughput (report.json, timeline.png and confusion.png in --out)."""
-    from .bag_eval import evaluate_bag
+    from .bags.evaluate import evaluate_bag
 
     report = evaluate_bag(args.bag, args.topic, args.truth, _eval_settings(args), args.out)
     overall, latency = report["accuracy"]["overall"], report["latency"]
@@ -90,7 +90,7 @@ def cmd_bag_replay(args: argparse.Namespace) -> int:
 
 
 def _eval_settings(args: argparse.Namespace):
-    from .bag_eval import EvalSettings
+    from .bags.evaluate import EvalSettings
 
     return EvalSettings.load(args.params, model=args.model, weights=args.weights, backend=args.backend,
                              device=args.device, labels=args.labels, num_threads=args.num_threads,
@@ -101,8 +101,8 @@ def _eval_settings(args: argparse.Namespace):
 def cmd_bag_extract(args: argparse.Namespace) -> int:
     """Cut the labelled segments of a rosbag2 into a class-folder video dataset (OUT/<label>/<bag>_<i>.mp4)
     that `ar-core train` and VideoFolderDataset read."""
-    from .bag_extract import extract_segments
-    from .bag_truth import read_truth
+    from .bags.extract import extract_segments
+    from .bags.truth import read_truth
     from .labels import read_labels
 
     segments = read_truth(args.truth, read_labels(args.labels) if args.labels else None)

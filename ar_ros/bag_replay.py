@@ -21,10 +21,10 @@ from rclpy.serialization import serialize_message
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
-from ar_core.bag_eval import EvalSettings, score_predictions
-from ar_core.bag_truth import read_truth
-from ar_core.bags import COMPRESSED_IMAGE, Bag, _typestore
-from ar_core.eval.bag_report import write_report
+from ar_core.bags.evaluate import EvalSettings, score_predictions
+from ar_core.bags.reader import COMPRESSED_IMAGE, Bag, typestore
+from ar_core.bags.report import write_report
+from ar_core.bags.truth import read_truth
 from ar_core.labels import read_labels
 from ar_core.stream.latency import LatencyStats
 
@@ -54,7 +54,7 @@ def classification_typestore():
     """rosbags' Jazzy types plus the installed vision_msgs definitions, so the recording carries them."""
     from rosbags.typesys import get_types_from_msg
 
-    store = _typestore()
+    store = typestore()
     types = {}
     for path in sorted(_vision_msgs_share().glob("msg/*.msg")):
         types.update(get_types_from_msg(path.read_text(), f"vision_msgs/msg/{path.stem}"))
@@ -104,7 +104,7 @@ def bag_replay(bag_path: str | os.PathLike, topic: str, truth_path: str | os.Pat
     out_dir = Path(out_dir)
     labels = _labels(settings)
     segments = read_truth(truth_path, labels) if labels else read_truth(truth_path)
-    store = _typestore()
+    store = typestore()
 
     context = rclpy.Context()
     rclpy.init(context=context)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ar_core.bags import write_image_bag
+from ar_core.bags.writer import write_image_bag
 from ar_core.data import MOTION_CLASSES, render_motion_frames
 from ar_core.models import build_model, get_spec
 from ar_core.models.metadata import ModelMetadata

@@ -9,8 +9,8 @@ import torch
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from ar_core.bag_eval import EvalSettings, evaluate_bag, score_predictions, simulate_worker
-from ar_core.bag_truth import Segment
+from ar_core.bags.evaluate import EvalSettings, evaluate_bag, score_predictions, simulate_worker
+from ar_core.bags.truth import Segment
 from ar_core.cli import main
 from ar_core.session import open_session
 from ar_core.stream.image import decode_compressed, to_rgb
@@ -42,7 +42,7 @@ def session(weights):
 
 
 def frames_by_rosbags(bag) -> list[tuple[float, np.ndarray]]:
-    """(stamp, RGB) of every image, read with rosbags and the stream converters (not ar_core.bags)."""
+    """(stamp, RGB) of every image, read with rosbags and the stream converters (not ar_core.bags.reader)."""
     store, out = get_typestore(Stores.ROS2_JAZZY), []
     with Reader(bag) as reader:
         for connection, _, raw in reader.messages():

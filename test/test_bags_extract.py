@@ -4,9 +4,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ar_core.bag_extract import extract_segments, frame_rate
-from ar_core.bag_truth import Segment, TruthError, read_truth
-from ar_core.bags import BagReadError
+from ar_core.bags.extract import extract_segments, frame_rate
+from ar_core.bags.reader import BagReadError
+from ar_core.bags.truth import Segment, TruthError, read_truth
 from ar_core.cli import main
 from ar_core.data.datasets import VideoFolderDataset
 from ar_core.data.video import probe, read_frames

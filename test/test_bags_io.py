@@ -5,7 +5,8 @@ import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from ar_core.bags import Bag, BagError, BagReadError, bag_topics, iter_images, to_rgb_from_message, write_image_bag
+from ar_core.bags.reader import Bag, BagError, BagReadError, bag_topics, iter_images, to_rgb_from_message
+from ar_core.bags.writer import write_image_bag
 from ar_core.data import render_motion_frames
 
 from bag_helpers import DELAY_S, FPS, START_S, TOPIC, cut, storage_file, zstd_chunks

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader
 
-from ar_core.bag_eval import EvalSettings, evaluate_bag
+from ar_core.bags.evaluate import EvalSettings, evaluate_bag
 from ar_ros.bag_replay import CLASSIFICATION_TOPIC, bag_replay, classification_typestore
 
 from bag_helpers import TOPIC, make_labelled_bag, make_model

@@ -1,7 +1,7 @@
 """Truth files: segments with their YAML lines, and errors that name the lines at fault."""
 import pytest
 
-from ar_core.bag_truth import Segment, TruthError, read_truth, segment_index
+from ar_core.bags.truth import Segment, TruthError, read_truth, segment_index
 
 CLASSES = ["waving hand", "clapping", "jumping"]
 

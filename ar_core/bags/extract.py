@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import atomic_path
-from .bag_truth import Segment, TruthError, segment_index
-from .bags import Bag, BagImage, to_rgb_from_message
-from .stream.image import ImageError
+from ..atomic import atomic_path
+from ..stream.image import ImageError
+from .reader import Bag, BagImage, to_rgb_from_message
+from .truth import Segment, TruthError, segment_index
 
 log = logging.getLogger(__name__)
 

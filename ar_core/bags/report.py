@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .reports import plot_confusion_matrix, save_png, write_metrics
+from ..eval.reports import plot_confusion_matrix, save_png, write_metrics
 
 REPORT_FILE, TIMELINE_FILE, CONFUSION_FILE = "report.json", "timeline.png", "confusion.png"
 

@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from .bag_truth import Segment, read_truth, segment_index
-from .bags import Bag, BagReadError, to_rgb_from_message
-from .eval.metrics import confusion_matrix
-from .session import ModelSession, open_session
-from .stream.clip_buffer import Clip
-from .stream.image import ImageError
-from .stream.latency import LatencyStats
-from .stream.pipeline import ClipAssembler, Classifier, Prediction, rank
+from ..eval.metrics import confusion_matrix
+from ..session import ModelSession, open_session
+from ..stream.clip_buffer import Clip
+from ..stream.image import ImageError
+from ..stream.latency import LatencyStats
+from ..stream.pipeline import ClipAssembler, Classifier, Prediction, rank
+from .reader import Bag, BagReadError, to_rgb_from_message
+from .truth import Segment, read_truth, segment_index
 
 NO_PREDICTION = "(none)"  # a prediction with every class under the score threshold
 
@@ -232,7 +232,7 @@ def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.P
                  out_dir: str | os.PathLike, progress: bool = True) -> dict:
     """Replay the bag, score it against the truth file and write the report (report.json, timeline.png,
     confusion.png) to `out_dir`. A bag that breaks off still gets a report, with "complete": false."""
-    from .eval.bag_report import write_report
+    from .report import write_report
 
     try:
         bag, failure = Bag(bag_path), None
