@@ -1,4 +1,5 @@
-"""The official Kinetics-400 X3D checkpoints: where they live, the local cache, and a verified download."""
+"""The official Kinetics-400 X3D checkpoints: where they live (the SlowFast model zoo, or the mirror that
+$AR_ROS_MODEL_ZOO names), the local cache, and a verified download."""
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +16,7 @@ from .atomic import atomic_path
 log = logging.getLogger(__name__)
 
 ZOO_URL = "https://dl.fbaipublicfiles.com/pyslowfast/x3d_models"
+ZOO_ENV = "AR_ROS_MODEL_ZOO"  # a mirror's base URL, for machines that cannot reach the SlowFast model zoo
 CHUNK_BYTES = 1 << 20
 
 
@@ -25,19 +27,27 @@ class DownloadError(ValueError):
 @dataclass(frozen=True)
 class Checkpoint:
     name: str
-    url: str
     filename: str
     size: int | None  # bytes; None where unknown
     sha256: str | None  # hex digest; None where unknown
+
+    @property
+    def url(self) -> str:
+        """$AR_ROS_MODEL_ZOO/<filename> where that is set, else the SlowFast model zoo's URL."""
+        return f"{zoo_url()}/{self.filename}"
 
 
 # Sizes and SHA-256 digests are None: the SlowFast model zoo publishes neither, and this project's build
 # machines cannot reach dl.fbaipublicfiles.com to measure them. Fill them in once measured; until then the
 # download is checked against the server's Content-Length only.
 CHECKPOINTS: dict[str, Checkpoint] = {
-    name: Checkpoint(name, f"{ZOO_URL}/x3d_{name}.pyth", f"x3d_{name}.pyth", size=None, sha256=None)
-    for name in ("xs", "s", "m", "l")
+    name: Checkpoint(name, f"x3d_{name}.pyth", size=None, sha256=None) for name in ("xs", "s", "m", "l")
 }
+
+
+def zoo_url() -> str:
+    """The base URL checkpoints are fetched from: $AR_ROS_MODEL_ZOO, else the SlowFast model zoo."""
+    return (os.environ.get(ZOO_ENV) or ZOO_URL).rstrip("/")
 
 
 def cache_dir() -> Path:

@@ -14,7 +14,7 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several read chunks
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path == "/good.pyth":
+        if self.path in ("/good.pyth", "/mirror/x3d_s.pyth"):
             self._send(PAYLOAD, len(PAYLOAD))
         elif self.path == "/truncated.pyth":
             self._send(PAYLOAD[:1000], len(PAYLOAD))  # announces more than it sends, then hangs up
@@ -103,7 +103,17 @@ def test_cache_dir_and_cached_checkpoint(monkeypatch, tmp_path):
     assert hub.cache_dir().parts[-2:] == (".cache", "ar_ros")
 
 
-def test_table_points_at_the_slowfast_zoo():
+def test_model_zoo_variable_moves_every_download_to_a_mirror(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("AR_ROS_MODEL_ZOO", f"{server}/mirror/")  # a trailing slash is allowed
+    assert hub.CHECKPOINTS["s"].url == f"{server}/mirror/x3d_s.pyth"
+    assert download_checkpoint("s", tmp_path).read_bytes() == PAYLOAD
+    with pytest.raises(DownloadError, match=f"{server}/mirror/x3d_m.pyth: server answered HTTP 404"):
+        download_checkpoint("m", tmp_path)  # the mirror lacks it: no fallback to the public zoo
+    assert _leftovers(tmp_path) == ["x3d_s.pyth"]
+
+
+def test_table_points_at_the_slowfast_zoo(monkeypatch):
+    monkeypatch.delenv("AR_ROS_MODEL_ZOO", raising=False)
     assert set(hub.CHECKPOINTS) == {"xs", "s", "m", "l"}
     assert hub.CHECKPOINTS["m"].url == "https://dl.fbaipublicfiles.com/pyslowfast/x3d_models/x3d_m.pyth"
     with pytest.raises(ValueError, match="unknown checkpoint 'xxl'"):
