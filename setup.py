@@ -28,6 +28,10 @@ setup(
         "console_scripts": [
             "ar-core = ar_core.cli:main",
             "activity_node = ar_ros.activity_node:main",
+            "bag_replay = ar_ros.bag_replay:main",
+        ],
+        "ar_core.commands": [  # subcommands of `ar-core` that live outside ar_core
+            "bag-replay = ar_ros.bag_replay:add_command",
         ],
     },
 )

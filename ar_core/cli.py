@@ -1,18 +1,29 @@
-"""`ar-core`: offline work with X3D models. Each subcommand is thin over the library."""
+"""`ar-core`: offline work with X3D models. Each subcommand is thin over the library.
+
+Other packages add subcommands through the entry-point group `ar_core.commands`: each entry is a function that
+takes the subparsers object and adds its command (ar_ros adds `bag-replay`), so ar_core imports none of them.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 
+from importlib.metadata import entry_points
+
 from .models import MODEL_SPECS
+from .stream.settings import BAG_EVAL, INFER, add_arguments
 from .train.config import add_config_flags
 
 
+COMMANDS_GROUP = "ar_core.commands"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print parameters and GFLOPs of an X3D size, counted as the X3D paper counts them."""
+    """Print parameters and GFLOPs of a model, counted as the X3D paper counts them."""
     from .models import build_model, get_spec
     from .models.profile import profile_model
+    from .models.specs import RECIPE_FPS
 
     spec = get_spec(args.model)
     stats = profile_model(build_model(spec.name), spec)
@@ -21,8 +32,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  parameters    {stats.params / 1e6:.2f} M (without BatchNorm; {stats.params_with_bn / 1e6:.2f} M with)")
     print(f"  GFLOPs        {stats.gflops:.2f} (multiply-adds, one clip of {t}x{h}x{w}, "
           f"counted with torch.utils.flop_counter / 2)")
-    print(f"  input         {spec.frames} frames, every {spec.sampling_rate}th at 30 fps "
-          f"({spec.clip_seconds:.2f} s); train crop {spec.train_crop}, test crop {spec.test_crop}")
+    print(f"  input         {spec.frames} frames {spec.interval_s:.2f} s apart (every {spec.sampling_rate}th of a "
+          f"{RECIPE_FPS:g} fps video; {spec.clip_seconds:.2f} s); train crop {spec.train_crop}, test crop {spec.test_crop}")
     print(f"  normalisation mean {spec.mean}, std {spec.std} on RGB in [0, 1]")
     return 0
 
@@ -46,21 +57,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time inference backends side by side in one process: latency, speed-up over eager torch, GFLOP/s."""
     from .runtime.bench import run_bench
 
-    result = run_bench(args.model, _csv(args.backends), [int(b) for b in _csv(args.batch)], args.threads,
-                       weights=args.weights, crop=args.crop, runs=args.runs)
+    result = run_bench(args.model, _csv(args.backends), args.batch_size, args.num_threads, weights=args.weights,
+                       crop=args.crop, runs=args.runs)
     print(result.table())
     return 0
 
 
 def cmd_bag_eval(args: argparse.Namespace) -> int:
-    """Replay a rosbag2 through the node's clip logic offline and report accuracy against a truth file,
+    """Replay a rosbag2 through the node's frame path offline and report accuracy against a truth file,
     latency and throughput (report.json, timeline.png and confusion.png in --out)."""
     from .bags.evaluate import evaluate_bag
+    from .stream.settings import BAG_EVAL, from_arguments
 
-    report = evaluate_bag(args.bag, args.topic, args.truth, _eval_settings(args), args.out)
+    report = evaluate_bag(args.bag, args.topic, args.truth, from_arguments(args, BAG_EVAL), args.out)
     overall, latency = report["accuracy"]["overall"], report["latency"]
     print(f"{overall['predictions']} predictions in truth segments ({overall['outside_segments']} outside): "
-          f"top-1 {_percent(overall['top1'])}, top-5 {_percent(overall['top5'])}")
+          f"top-1 {percent(overall['top1'])}, top-5 {percent(overall['top5'])}")
     if "latency_p50_ms" in latency:
         print(f"latency p50/p95/max {latency['latency_p50_ms']:.1f}/{latency['latency_p95_ms']:.1f}/"
               f"{latency['latency_max_ms']:.1f} ms (compute p50 {latency['compute_p50_ms']:.1f} ms), "
@@ -70,32 +82,6 @@ def cmd_bag_eval(args: argparse.Namespace) -> int:
         print(f"ar-core bag-eval: error: {report['error']}; the report covers what was read", file=sys.stderr)
         return 1
     return 0
-
-
-def cmd_bag_replay(args: argparse.Namespace) -> int:
-    """Node in the loop: publish a rosbag2's image topic and /clock over DDS into a real activity_node (with
-    use_sim_time), record its Classification output into a new rosbag2 and score it like bag-eval."""
-    from ar_ros.bag_replay import bag_replay  # ROS is needed here only
-
-    report = bag_replay(args.bag, args.topic, args.truth, _eval_settings(args), args.out, rate=args.rate)
-    overall, latency = report["accuracy"]["overall"], report["latency"]
-    print(f"{overall['predictions']} classifications in truth segments: top-1 {_percent(overall['top1'])}, "
-          f"top-5 {_percent(overall['top5'])}; latency p50/p95 {latency['latency_p50_ms']} / "
-          f"{latency['latency_p95_ms']} ms (simulated clock)")
-    print(f"recorded: {report['source']['recorded_bag']}; report: {args.out}/report.json")
-    if not report["complete"]:
-        print(f"ar-core bag-replay: error: {report['error']}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _eval_settings(args: argparse.Namespace):
-    from .bags.evaluate import EvalSettings
-
-    return EvalSettings.load(args.params, model=args.model, weights=args.weights, backend=args.backend,
-                             device=args.device, labels=args.labels, num_threads=args.num_threads,
-                             top_k=args.top_k, score_threshold=args.score_threshold, hop=args.hop,
-                             smoothing=args.smoothing, max_rate_hz=args.max_rate_hz)
 
 
 def cmd_bag_extract(args: argparse.Namespace) -> int:
@@ -137,29 +123,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
-    """Classify a video over sliding windows and print each window's start/end (s) and top-k classes."""
-    from .train.commands import run_infer
-    from .train.config import config_from_args
+    """Classify a video through the node's frame path: its frames at their presentation times, as a camera's at
+    their stamps, a prediction every `hop` sampled frames; prints each prediction's time (s) and top-k classes."""
+    from .stream.pipeline import ActivityStream
+    from .stream.settings import INFER, from_arguments
+    from .stream.video import format_predictions, predict_video
 
-    return run_infer(config_from_args(args), args.weights, args.video, args.top_k, args.step)
+    stream = ActivityStream.open(from_arguments(args, INFER))
+    try:
+        print(format_predictions(list(predict_video(args.video, stream))))
+    finally:
+        stream.close()
+    return 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
     """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo) into the cache or --dest."""
     from .train.commands import run_download
 
-    models = _csv(args.models) if args.models else [_config_backbone(args.config)] if args.config else \
-        list(MODEL_SPECS)
+    models = _csv(args.model) if args.model else [_config_model(args.config)] if args.config else list(MODEL_SPECS)
     return run_download(models, args.dest, args.timeout)
 
 
-def _config_backbone(path: str) -> str:
+def _config_model(path: str) -> str:
     from .train.config import load_config
 
-    return load_config(path).backbone
+    return load_config(path).model
 
 
-def _percent(fraction: float | None) -> str:
+def percent(fraction: float | None) -> str:
     return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
 
 
@@ -171,21 +163,12 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """The node parameters that decide predictions, for bag-eval and bag-replay."""
-    parser.add_argument("--params", help="the node's params file (config/x3d_<size>.yaml); flags override it")
-    parser.add_argument("--model", choices=list(MODEL_SPECS), help="X3D size (default: params file, else xs)")
-    parser.add_argument("--weights", help="weights or exported model (default: params file, else the official "
-                                            "checkpoint from the download cache)")
-    parser.add_argument("--backend", help="torch, torch-compile, onnxruntime, openvino, tensorrt or auto")
-    parser.add_argument("--device", help="cpu, cuda or cuda:N")
-    parser.add_argument("--labels", help="class-name file, one per line (default: the model's own names)")
-    parser.add_argument("--num-threads", type=int, help="CPU threads for inference")
-    parser.add_argument("--top-k", type=int, help="classes listed per prediction")
-    parser.add_argument("--score-threshold", type=float, help="leave out classes scoring below this")
-    parser.add_argument("--hop", type=int, help="run the model every HOP sampled frames")
-    parser.add_argument("--smoothing", type=int, help="average scores over the last N clips")
-    parser.add_argument("--max-rate-hz", type=float, help="at most this many inferences per second of bag time")
+def _batch_sizes(text: str) -> list[int]:
+    """argparse type of --batch-size: "1,8" -> [1, 8]."""
+    sizes = [int(part) if part.isdigit() else 0 for part in _csv(text)]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return sizes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,13 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = commands.add_parser("info", help=cmd_info.__doc__, description=cmd_info.__doc__)
-    info.add_argument("--model", required=True, choices=list(MODEL_SPECS), help="X3D size")
+    info.add_argument("--model", required=True, choices=list(MODEL_SPECS), help="model name")
     info.set_defaults(func=cmd_info)
 
     export = commands.add_parser("export", help=cmd_export.__doc__, description=cmd_export.__doc__)
     export.add_argument("--model", choices=list(MODEL_SPECS),
-                        help="X3D size (needed when no .json lies beside the weights)")
-    export.add_argument("--weights", required=True, help="PyTorch weights (.pth/.pyth/.pt)")
+                        help="model name (needed when no .json lies beside the weights; picks x3d_<model> files "
+                             "in a folder)")
+    export.add_argument("--weights", required=True,
+                        help="PyTorch weights: .pth/.pyth/.pt, their .json, or a folder written by train/save() "
+                             "(its newest version)")
     export.add_argument("--format", required=True, choices=["onnx", "openvino", "tensorrt"])
     export.add_argument("--fp16", action="store_true", help="fp16 weights (openvino) or engine (tensorrt)")
     export.add_argument("--int8", action="store_true", help="quantize to int8, calibrated on --calib")
@@ -214,66 +200,64 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     bench = commands.add_parser("bench", help=cmd_bench.__doc__, description=cmd_bench.__doc__)
-    bench.add_argument("--model", required=True, choices=list(MODEL_SPECS), help="X3D size")
+    bench.add_argument("--model", required=True, choices=list(MODEL_SPECS), help="model name")
     bench.add_argument("--backends", default="torch,torch-compile,onnxruntime,openvino",
                        help="comma-separated: torch, torch-compile, onnxruntime, openvino, tensorrt, "
                             "onnxruntime-int8, openvino-int8 (eager torch is always measured)")
-    bench.add_argument("--batch", default="1,8", help="comma-separated batch sizes")
-    bench.add_argument("--threads", type=int, default=2, help="CPU threads for every backend")
-    bench.add_argument("--weights", help="weights to load (default: random init, fine for timing)")
+    bench.add_argument("--batch-size", type=_batch_sizes, default=[1, 8], metavar="N[,N...]",
+                       help="batch sizes, comma-separated (default: 1,8)")
+    bench.add_argument("--num-threads", type=int, default=2,
+                       help="CPU threads for every backend (0: each runtime's default; default: 2)")
+    bench.add_argument("--weights", help="PyTorch weights, their .json or a run folder (default: random init, "
+                                         "fine for timing)")
     bench.add_argument("--crop", type=int, help="clip size in pixels (default: the model's test crop)")
     bench.add_argument("--runs", type=int, default=10, help="timed runs per measurement (median reported)")
     bench.set_defaults(func=cmd_bench)
 
     bag_eval = commands.add_parser("bag-eval", help=cmd_bag_eval.__doc__, description=cmd_bag_eval.__doc__)
-    _bag_arguments(bag_eval)
-    _settings_arguments(bag_eval)
+    add_bag_arguments(bag_eval)
+    add_arguments(bag_eval, BAG_EVAL)
     bag_eval.set_defaults(func=cmd_bag_eval)
-
-    bag_replay = commands.add_parser("bag-replay", help=cmd_bag_replay.__doc__, description=cmd_bag_replay.__doc__)
-    _bag_arguments(bag_replay)
-    _settings_arguments(bag_replay)
-    bag_replay.add_argument("--rate", type=float, default=1.0, help="playback speed (1: real time)")
-    bag_replay.set_defaults(func=cmd_bag_replay)
 
     bag_extract = commands.add_parser("bag-extract", help=cmd_bag_extract.__doc__,
                                       description=cmd_bag_extract.__doc__)
-    _bag_arguments(bag_extract)
+    add_bag_arguments(bag_extract)
     bag_extract.add_argument("--labels", help="class-name file the truth labels must come from")
     bag_extract.set_defaults(func=cmd_bag_extract)
 
     train = commands.add_parser("train", help=_summary(cmd_train), description=cmd_train.__doc__)
     train.add_argument("--resume", action="store_true",
                        help="continue from the latest checkpoint in --temp-path (exactly where it stopped)")
-    add_config_flags(train)
+    add_config_flags(train, "train")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("eval", help=_summary(cmd_eval), description=cmd_eval.__doc__)
     evaluate.add_argument("--weights", help="model: a run directory saved by train, its .json, a .pth or a .pyth")
     evaluate.add_argument("--save-metrics-to", metavar="JSON",
                           help="write the metrics here and the confusion matrix beside it (<stem>_confusion.png)")
-    add_config_flags(evaluate)
+    add_config_flags(evaluate, "eval")
     evaluate.set_defaults(func=cmd_eval)
 
     infer = commands.add_parser("infer", help=_summary(cmd_infer), description=cmd_infer.__doc__)
     infer.add_argument("video", metavar="VIDEO", help="video file")
-    infer.add_argument("--weights", help="model: a run directory saved by train, its .json, a .pth or a .pyth")
-    infer.add_argument("--top-k", type=int, default=5, help="classes listed per window")
-    infer.add_argument("--step", type=float, metavar="SECONDS", help="window start every SECONDS (default: half a clip)")
-    add_config_flags(infer)
+    add_arguments(infer, INFER)
     infer.set_defaults(func=cmd_infer)
 
     download = commands.add_parser("download", help=_summary(cmd_download), description=cmd_download.__doc__)
-    download.add_argument("--models", help="comma-separated sizes, e.g. xs,s,m,l (default: the --config file's "
-                                           "backbone, else all four)")
+    download.add_argument("--model", help="comma-separated model names, e.g. xs,s (default: the --config file's "
+                                          "model, else all four)")
     download.add_argument("--dest", help="folder (default: $AR_ROS_CACHE or ~/.cache/ar_ros, where the ROS node looks)")
     download.add_argument("--timeout", type=float, default=10, help="seconds without data before giving up")
-    download.add_argument("--config", metavar="YAML", help="training config whose backbone to download")
+    download.add_argument("--config", metavar="YAML", help="training config whose model to download")
     download.set_defaults(func=cmd_download)
+
+    for entry in entry_points(group=COMMANDS_GROUP):  # commands other packages add (ar_ros: bag-replay)
+        entry.load()(commands)
     return parser
 
 
-def _bag_arguments(parser: argparse.ArgumentParser) -> None:
+def add_bag_arguments(parser: argparse.ArgumentParser) -> None:
+    """--bag, --topic, --truth and --out, for the commands that read a labelled bag."""
     parser.add_argument("--bag", required=True, help="rosbag2 folder (sqlite3 or mcap)")
     parser.add_argument("--topic", required=True, help="sensor_msgs/Image or CompressedImage topic")
     parser.add_argument("--truth", required=True, help="YAML truth file: segments: [{start, end, label}, ...] "

@@ -21,12 +21,13 @@ from rclpy.serialization import serialize_message
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
-from ar_core.bags.evaluate import EvalSettings, score_predictions
+from ar_core.bags.evaluate import score_predictions
 from ar_core.bags.reader import COMPRESSED_IMAGE, Bag, typestore
 from ar_core.bags.report import write_report
 from ar_core.bags.truth import read_truth
 from ar_core.labels import read_labels
 from ar_core.stream.latency import LatencyStats
+from ar_core.stream.settings import BAG_REPLAY, StreamSettings, add_arguments, from_arguments, ros_arguments
 
 from . import messages
 
@@ -35,19 +36,13 @@ CLASSIFICATION_TOPIC = f"/{NODE_NAME}/classification"
 RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def node_command(settings: EvalSettings, topic: str, compressed: bool) -> list[str]:
-    """The activity_node process with simulated time and the settings bag-eval would use (they already merge
-    the params file and the flags, so every value is passed explicitly)."""
-    args = [sys.executable, "-m", "ar_ros.activity_node", "--ros-args"]
-    values = dict(model=settings.model, weights=settings.weights, backend=settings.backend, device=settings.device,
-                  labels=settings.labels, num_threads=settings.num_threads, top_k=settings.top_k,
-                  score_threshold=float(settings.score_threshold), hop=settings.hop, smoothing=settings.smoothing,
-                  max_rate_hz=float(settings.max_rate_hz), use_sim_time=True, qos_reliability="reliable",
-                  image_transport="compressed" if compressed else "raw")
-    for name, value in values.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        args += ["-p", f"{name}:={text if text else chr(39) * 2}"]
-    return args + ["-r", f"{'image/compressed' if compressed else 'image'}:={topic}"]
+def node_command(settings: StreamSettings, topic: str, compressed: bool) -> list[str]:
+    """The activity_node process with simulated time and every setting bag-eval would use (they already merge
+    the params file and the flags, so each value is passed explicitly)."""
+    transport = "compressed" if compressed else "raw"
+    return [sys.executable, "-m", "ar_ros.activity_node", "--ros-args", *ros_arguments(settings),
+            *ros_arguments(dict(use_sim_time=True, qos_reliability="reliable", image_transport=transport)),
+            "-r", f"{'image/compressed' if compressed else 'image'}:={topic}"]
 
 
 def classification_typestore():
@@ -90,7 +85,7 @@ class _Recorder:
             return len(self.received)
 
 
-def bag_replay(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike, settings: EvalSettings,
+def bag_replay(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike, settings: StreamSettings,
                out_dir: str | os.PathLike, rate: float = 1.0, startup_timeout_s: float = 120.0,
                progress: bool = True) -> dict:
     """Publish the bag at `rate` x real time into a fresh activity_node, record and score what it publishes."""
@@ -173,7 +168,7 @@ def bag_replay(bag_path: str | os.PathLike, topic: str, truth_path: str | os.Pat
         "error": error,
         "source": {"bag_path": str(bag_path), "topic": topic, "truth": str(truth_path), "frames_published": frames,
                    "rate": rate, "recorded_bag": str(recorded)},
-        "settings": {k: v for k, v in vars(settings).items()},
+        "settings": {**settings.to_dict(), "params_file": settings.source},
         "accuracy": score_predictions([(p["time_s"], p["ranked"]) for p in predictions],
                                       segments, labels or sorted({s.label for s in segments})),
         "latency": {"latency_p50_ms": summary.get("latency_p50_ms"), "latency_p95_ms": summary.get("latency_p95_ms"),
@@ -186,13 +181,13 @@ def bag_replay(bag_path: str | os.PathLike, topic: str, truth_path: str | os.Pat
     return report
 
 
-def _labels(settings: EvalSettings) -> list[str] | None:
+def _labels(settings: StreamSettings) -> list[str] | None:
     """The class names the node will use, for checking the truth file before starting it."""
     if settings.labels:
         return read_labels(settings.labels)
     from ar_core.session import open_session
 
-    session = open_session(settings.model, settings.weights, "torch", "cpu", 1)
+    session = open_session(settings.model, settings.weights, "torch", "cpu", 1)  # only to read its class names
     try:
         return session.labels
     finally:
@@ -242,3 +237,57 @@ def _time_msg(ns: int):
 
 def _tail(path: Path, limit: int = 1500) -> str:
     return path.read_text(errors="replace")[-limit:]
+
+
+def add_command(commands) -> None:
+    """`ar-core bag-replay`, added to ar-core's subcommands through the `ar_core.commands` entry point."""
+    parser = commands.add_parser("bag-replay", help=_summary(), description=run_command.__doc__)
+    _add_arguments(parser)
+    parser.set_defaults(func=run_command)
+
+
+def _add_arguments(parser) -> None:
+    from ar_core.cli import add_bag_arguments
+
+    add_bag_arguments(parser)
+    add_arguments(parser, BAG_REPLAY)
+    parser.add_argument("--rate", type=float, default=1.0, help="playback speed (1: real time)")
+
+
+def run_command(args) -> int:
+    """Node in the loop: publish a rosbag2's image topic and /clock over DDS into a real activity_node (with
+    use_sim_time), record its Classification output into a new rosbag2 and score it like bag-eval."""
+    from ar_core.cli import percent
+
+    report = bag_replay(args.bag, args.topic, args.truth, from_arguments(args, BAG_REPLAY), args.out, rate=args.rate)
+    overall, latency = report["accuracy"]["overall"], report["latency"]
+    print(f"{overall['predictions']} classifications in truth segments: top-1 {percent(overall['top1'])}, "
+          f"top-5 {percent(overall['top5'])}; latency p50/p95 {latency['latency_p50_ms']} / "
+          f"{latency['latency_p95_ms']} ms (simulated clock)")
+    print(f"recorded: {report['source']['recorded_bag']}; report: {args.out}/report.json")
+    if not report["complete"]:
+        print(f"bag-replay: error: {report['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _summary() -> str:
+    return run_command.__doc__.split("\n")[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `bag_replay` console script: the same command as `ar-core bag-replay`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bag_replay", description=run_command.__doc__)
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_command(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"bag_replay: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,8 @@
 """`ar-core bag-eval` on real bags with a real X3D-XS: its predictions are the node pipeline's over the same
 frames, its report adds up, and broken input gets clear errors or a partial report."""
 import json
+from collections import deque
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -9,12 +11,15 @@ import torch
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from ar_core.bags.evaluate import EvalSettings, evaluate_bag, score_predictions, simulate_worker
+from ar_core.bags.evaluate import evaluate_bag, score_predictions, simulate_worker
 from ar_core.bags.truth import Segment
 from ar_core.cli import main
 from ar_core.session import open_session
 from ar_core.stream.image import decode_compressed, to_rgb
-from ar_core.stream.pipeline import ClipAssembler, Classifier
+from ar_core.stream.clip_buffer import ClipBuffer
+from ar_core.stream.pipeline import rank
+from ar_core.stream.preprocess import FramePreprocessor
+from ar_core.stream.settings import BAG_EVAL, load_settings
 
 from bag_helpers import DELAY_S, TOPIC, cut, make_labelled_bag, make_model
 
@@ -54,13 +59,17 @@ def frames_by_rosbags(bag) -> list[tuple[float, np.ndarray]]:
 
 
 def direct_predictions(frames, session, hop=1, smoothing=1, top_k=5):
-    """The node's pipeline run by hand: every frame offered, wanted ones pushed, each clip classified."""
-    assembler = ClipAssembler(session.clip_spec, hop)
-    classifier = Classifier(session.engine, session.labels, top_k, 0.0, smoothing)
-    predictions = []
+    """The frame path built by hand from its parts: every frame offered to a ClipBuffer, sampled ones
+    preprocessed, each clip through the engine, scores averaged over the last `smoothing` clips, ranked."""
+    metadata = session.metadata
+    buffer = ClipBuffer(metadata.frames, metadata.interval_s, hop)
+    preprocess = FramePreprocessor(metadata.crop, metadata.crop, metadata.mean, metadata.std)
+    history, predictions = deque(maxlen=smoothing), []
     for stamp, rgb in frames:
-        if assembler.wants(stamp) and (clip := assembler.push(stamp, rgb, "camera")) is not None:
-            predictions.append(classifier(clip))
+        if buffer.offer(stamp) and (clip := buffer.push(stamp, preprocess(rgb), "camera")) is not None:
+            history.append(session.engine.predict(clip.tensor[None].numpy())[0])
+            top = rank(np.mean(history, axis=0), session.labels, top_k)
+            predictions.append(SimpleNamespace(stamp=clip.newest_stamp, top=top))
     return predictions
 
 
@@ -153,7 +162,7 @@ def test_params_file_sets_the_pipeline_and_flags_override_it(tmp_path, weights, 
 
 def test_max_rate_skips_clips_in_bag_time(tmp_path, weights, session):
     bag = make_labelled_bag(tmp_path, [0, 1, 2], storage="mcap")
-    settings = EvalSettings.load(weights=weights, num_threads=1, max_rate_hz=1.0)
+    settings = load_settings(BAG_EVAL, overrides=dict(weights=weights, num_threads=1, max_rate_hz=1.0))
     report = evaluate_bag(bag.path, TOPIC, bag.truth, settings, tmp_path / "report", progress=False)
     times = [p["time_s"] for p in report["predictions"]]
     assert min(np.diff(times)) >= 1.0 - 1e-6
@@ -173,7 +182,7 @@ def test_images_that_cannot_be_converted_are_counted_and_skipped_as_the_node_doe
             msg = store.deserialize_cdr(raw, "sensor_msgs/msg/Image")
             msg.encoding = "bayer_rggb8" if i == bad else msg.encoding
             writer.write(connection, bag_time_ns, store.serialize_cdr(msg, "sensor_msgs/msg/Image"))
-    settings = EvalSettings.load(weights=str(weights), num_threads=1)
+    settings = load_settings(BAG_EVAL, overrides=dict(weights=str(weights), num_threads=1))
     report = evaluate_bag(broken, TOPIC, bag.truth, settings, tmp_path / "report", progress=False)
     assert report["complete"] and report["source"]["bad_messages"] == 1
     frames = frames_by_rosbags(bag.path)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader
 
-from ar_core.bags.evaluate import EvalSettings, evaluate_bag
+from ar_core.bags.evaluate import evaluate_bag
+from ar_core.stream.settings import BAG_EVAL, load_settings
 from ar_ros.bag_replay import CLASSIFICATION_TOPIC, bag_replay, classification_typestore
 
 from bag_helpers import TOPIC, make_labelled_bag, make_model
@@ -15,7 +16,7 @@ from bag_helpers import TOPIC, make_labelled_bag, make_model
 def test_replay_through_the_node_agrees_with_bag_eval(tmp_path, storage, compressed):
     weights = make_model(tmp_path / "model")
     bag = make_labelled_bag(tmp_path, [0, 1], seconds_each=2.0, storage=storage, compressed=compressed)
-    settings = EvalSettings.load("config/x3d_xs.yaml", weights=str(weights), num_threads=1, top_k=4)
+    settings = load_settings(BAG_EVAL, "config/x3d_xs.yaml", dict(weights=str(weights), num_threads=1, top_k=4))
     offline = evaluate_bag(bag.path, TOPIC, bag.truth, settings, tmp_path / "offline", progress=False)
     replayed = bag_replay(bag.path, TOPIC, bag.truth, settings, tmp_path / "replay", rate=0.5, progress=False)
 

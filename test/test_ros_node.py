@@ -143,7 +143,7 @@ def test_runtime_parameters_enable_service_and_lifecycle(running):
     time.sleep(1.0)
     assert len(running.classifications()) == count
     node.trigger_cleanup()
-    assert node.session is None
+    assert node.stream is None
     node.trigger_configure()
     node.trigger_activate()
     running.stream(frames=45, fps=30, start=T0 + 40)
@@ -184,7 +184,7 @@ def test_resolution_change_time_jump_and_4k(running):
     assert wait_for(lambda: len(running.classifications()) > n)
     after_jump = [seconds(m.header.stamp) for m in running.classifications()[n:]]
     assert after_jump[0] == pytest.approx(T0 - 100 + 3 * INTERVAL, abs=1e-6)
-    assert running.node.assembler.buffer.resets >= 1
+    assert running.node.stream.counters.buffer_resets >= 1
     # Resolution change, up to 4K: handled, the clip restarts with frames of the new size.
     n = len(running.classifications())
     running.stream(frames=40, fps=30, start=T0 + 100, size=(3840, 2160))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ar_core.models import get_spec
-from ar_core.stream import DEFAULT_FPS, Clip, ClipBuffer, interval_for
+from ar_core.models.specs import RECIPE_FPS
+from ar_core.stream import Clip, ClipBuffer
 
 
 def stamps_at(fps: float, seconds: float, start: float = 100.0, jitter_s: float = 0.0, seed: int = 0) -> list[float]:
@@ -30,10 +31,10 @@ def run(buffer: ClipBuffer, stamps: list[float]) -> tuple[list[float], list[Clip
     return sampled, clips
 
 
-def test_interval_for_counts_frames_of_a_30_fps_video():
-    assert DEFAULT_FPS == 30.0
-    assert interval_for(get_spec("xs")) == pytest.approx(12 / 30)
-    assert interval_for(get_spec("m")) == pytest.approx(5 / 30)
+def test_interval_counts_frames_of_a_30_fps_video():
+    assert RECIPE_FPS == 30.0
+    assert get_spec("xs").interval_s == pytest.approx(12 / 30)
+    assert get_spec("m").interval_s == pytest.approx(5 / 30)
 
 
 @pytest.mark.parametrize("name", ["xs", "s", "m"])
@@ -41,10 +42,10 @@ def test_15_and_30_fps_cameras_give_clips_of_the_same_duration(name):
     spec = get_spec(name)
     durations = {}
     for fps in (15.0, 30.0):
-        _, clips = run(ClipBuffer(spec.frames, interval_for(spec)), stamps_at(fps, 8.0))
+        _, clips = run(ClipBuffer(spec.frames, spec.interval_s), stamps_at(fps, 8.0))
         assert clips and all(clip.tensor.shape == (3, spec.frames, 2, 2) for clip in clips)
         durations[fps] = [clip.newest_stamp - clip.stamps[0] for clip in clips]
-    expected = (spec.frames - 1) * interval_for(spec)
+    expected = (spec.frames - 1) * spec.interval_s
     # X3D-M samples every 1/6 s, which a 15 fps camera can only hit to the nearest frame.
     for fps, values in durations.items():
         assert values == pytest.approx([expected] * len(values), abs=0.5 / fps + 1e-9), fps

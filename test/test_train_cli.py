@@ -1,7 +1,8 @@
-"""`ar-core train | eval | infer | download` on real PyAV-encoded videos, and the errors they give for bad input."""
+"""`ar-core train | eval | download` on real PyAV-encoded videos, and the errors they give for bad input."""
 import contextlib
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from data_helpers import encode_video
 torch.set_num_threads(1)
 CLASSES = ("move right", "move left")
 FOLDERS = ("right", "left")
-COMMON = ["--backbone", "xs", "--crop", "32", "--device", "cpu", "--dataset", "folder"]
+COMMON = ["--model", "xs", "--crop", "32", "--device", "cpu", "--dataset", "folder"]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,6 @@ def videos(tmp_path_factory):
             encode_video(root / "train" / folder / f"{i}.mp4", render_motion_frames(label, 24, 40, 15, seed=i), 15)
         encode_video(root / "val" / folder / "0.mp4", render_motion_frames(label, 24, 40, 15, seed=100), 15)
     (root / "train" / "right" / "broken.mp4").write_bytes(np.random.default_rng(1).bytes(4096))
-    # 3 s at 30 fps: several 1.6 s windows for `infer`.
-    encode_video(root / "long.mp4", render_motion_frames(0, 90, 48, 30, seed=7), 30)
     return root
 
 
@@ -69,24 +68,39 @@ def test_eval_writes_metrics_and_confusion_png(trained_run, videos, tmp_path, ca
     assert "2 videos: top-1" in capsys.readouterr().out
 
 
-def test_infer_prints_sliding_windows(trained_run, videos, capsys):
-    code = main(["infer", str(videos / "long.mp4"), "--weights", str(trained_run[0]), "--device", "cpu",
-                 "--top-k", "2"])
-    assert code == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].split()[:4] == ["start", "s", "end", "s"]
-    rows = [line.split() for line in lines[1:]]
-    # 90 frames, clips of 4 frames 12 apart (1.6 s), a window every 0.8 s: starts 0, 0.8, 1.6 s.
-    assert [row[:2] for row in rows] == [["0.00", "1.60"], ["0.80", "2.40"], ["1.60", "3.20"]]
-    for row in rows:
-        names = {row[2], row[4]}
-        assert names == {"left", "right"}
-        assert abs(float(row[3]) + float(row[5]) - 1) < 1e-3  # two classes: the probabilities sum to one
+@pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("openvino", ".xml")])
+def test_eval_scores_an_exported_model_as_its_weights(trained_run, videos, tmp_path, fmt, suffix):
+    # train -> export -> evaluate the export, as OTX users do
+    exported = tmp_path / "exported"
+    assert main(["export", "--weights", str(trained_run[0] / "x3d_xs.pth"), "--format", fmt, "--out",
+                 str(exported)]) == 0
+    (model_file,) = exported.glob(f"*{suffix}")
+    scores = {}
+    for name, weights in (("weights", trained_run[0]), ("exported", model_file)):
+        path = tmp_path / f"{name}.json"
+        assert main(["eval", "--weights", str(weights), *COMMON, "--val-root", str(videos / "val"),
+                     "--test-clips", "2", "--test-crops", "3", "--save-metrics-to", str(path)]) == 0
+        scores[name] = json.loads(path.read_text())
+    assert scores["exported"]["samples"] == 2
+    for key in ("loss", "top1", "top5", "mean_class_accuracy"):
+        assert scores["exported"][key] == pytest.approx(scores["weights"][key], abs=1e-4), key
+
+
+def test_each_command_lists_only_the_keys_it_reads(capsys):
+    flags = {}
+    for command in ("train", "eval"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        flags[command] = set(re.findall(r"(--[a-z][a-z-]+)", capsys.readouterr().out))
+    assert {"--model", "--device", "--dataset", "--labels", "--crop", "--batch-size"} <= flags["train"] & flags["eval"]
+    assert {"--lr", "--optimizer", "--iters", "--temp-path", "--amp"} <= flags["train"] - flags["eval"]
+    assert {"--test-clips", "--test-crops", "--weights"} <= flags["eval"] - flags["train"]
+    assert not {"--backbone", "--label-file", "--num-classes"} & (flags["train"] | flags["eval"])
 
 
 def test_unknown_config_key_is_named(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
-    config.write_text("backbone: xs\nlearning_rate: 0.1\n")
+    config.write_text("model: xs\nlearning_rate: 0.1\n")
     assert main(["train", "--config", str(config), "--temp-path", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "unknown key(s) learning_rate" in err and str(config) in err
@@ -104,5 +118,5 @@ def test_bad_values_are_named(tmp_path, capsys):
 def test_download_skips_files_already_present(tmp_path, capsys):
     for name in ("xs", "s"):
         (tmp_path / f"x3d_{name}.pyth").write_bytes(b"cached")
-    assert main(["download", "--models", "xs,s", "--dest", str(tmp_path)]) == 0
+    assert main(["download", "--model", "xs,s", "--dest", str(tmp_path)]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "x3d_xs.pyth"), str(tmp_path / "x3d_s.pyth")]

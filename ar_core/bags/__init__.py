@@ -7,28 +7,14 @@
     evaluate   `ar-core bag-eval`: a bag through the node's frame path, measured against truth
     report     a bag evaluation's report.json and its plots
     extract    `ar-core bag-extract`: labelled segments cut into a class-folder video dataset
-
-The names of evaluate and report (the model session, the runtimes, matplotlib) load when first used.
 """
-from importlib import import_module
-
 from .extract import Extracted, extract_segments, frame_rate, write_video
 from .reader import (COMPRESSED_IMAGE, IMAGE, STORAGES, Bag, BagError, BagImage, BagReadError, bag_topics,
                      iter_images, to_rgb_from_message, typestore)
 from .truth import Segment, TruthError, read_truth, segment_index
 from .writer import write_image_bag
 
-_LAZY = {name: "evaluate" for name in ("BagRun", "EvalSettings", "TimedPrediction", "build_report", "evaluate_bag",
-                                       "latency_summary", "read_node_params", "replay", "score_predictions",
-                                       "simulate_worker")}
-_LAZY.update({"plot_timeline": "report", "write_report": "report"})
-
 __all__ = ["COMPRESSED_IMAGE", "IMAGE", "STORAGES", "Bag", "BagError", "BagImage", "BagReadError", "Extracted",
            "Segment", "TruthError", "bag_topics", "extract_segments", "frame_rate", "iter_images", "read_truth",
-           "segment_index", "to_rgb_from_message", "typestore", "write_image_bag", "write_video", *sorted(_LAZY)]
+           "segment_index", "to_rgb_from_message", "typestore", "write_image_bag", "write_video"]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

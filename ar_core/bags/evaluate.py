@@ -1,96 +1,28 @@
 """`ar-core bag-eval`: replay a recorded bag through the node's frame path and measure it against truth.
 
-Frames go through what the node runs (`ClipAssembler.wants` -> convert -> `push`, then `Classifier`), in bag
-order and with the node's parameters; a prediction is placed at the bag time of the frame that completed its
-clip. The report says how accurate (top-1/top-5 per truth segment, confusion), how late (compute time, and
-end-to-end latency as the node's single worker would deliver it) and how fast (frames per second).
+Frames go through the node's own ActivityStream, in bag order and with the node's settings; a prediction is
+placed at the bag time of the frame that completed its clip. The report says how accurate (top-1/top-5 per truth
+segment, confusion), how late (compute time, and end-to-end latency as the node's single worker would deliver
+it) and how fast (frames per second).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-import yaml
 
 from ..eval.metrics import confusion_matrix
-from ..session import ModelSession, open_session
-from ..stream.clip_buffer import Clip
-from ..stream.image import ImageError
 from ..stream.latency import LatencyStats
-from ..stream.pipeline import ClipAssembler, Classifier, Prediction, rank
+from ..stream.pipeline import ActivityStream, Prediction, rank
+from ..stream.settings import StreamSettings
 from .reader import Bag, BagReadError, to_rgb_from_message
 from .truth import Segment, read_truth, segment_index
 
 NO_PREDICTION = "(none)"  # a prediction with every class under the score threshold
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """The node parameters that decide what it predicts (same names and defaults as activity_node)."""
-
-    model: str = "xs"
-    weights: str = ""
-    backend: str = "torch"
-    device: str = "cpu"
-    labels: str = ""
-    num_threads: int = 0
-    top_k: int = 5
-    score_threshold: float = 0.0
-    hop: int = 1
-    smoothing: int = 1
-    max_rate_hz: float = 0.0
-    params_file: str = ""  # where the values came from, for the report
-
-    def __post_init__(self) -> None:
-        for name in ("top_k", "hop", "smoothing"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("score_threshold", "max_rate_hz", "num_threads"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-    @classmethod
-    def load(cls, params_file: str | os.PathLike | None = None, **overrides) -> "EvalSettings":
-        """Defaults, then the node's params file (parameters it does not use are ignored), then the
-        `overrides` that are not None (command-line flags)."""
-        values = {}
-        if params_file:
-            names = {f.name: f.default for f in dataclasses.fields(cls) if f.name != "params_file"}
-            values = {name: _typed(name, value, type(names[name]), params_file)
-                      for name, value in read_node_params(params_file).items() if name in names}
-        values.update({name: os.fspath(value) if isinstance(value, os.PathLike) else value
-                       for name, value in overrides.items() if value is not None})
-        return cls(**values, params_file=str(params_file or ""))
-
-
-def read_node_params(path: str | os.PathLike) -> dict:
-    """The `ros__parameters` of a ROS 2 params file (`/**:` or node-name sections, merged in file order)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"params file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from None
-    sections = [entry["ros__parameters"] for entry in (data.values() if isinstance(data, dict) else [])
-                if isinstance(entry, dict) and isinstance(entry.get("ros__parameters"), dict)]
-    if not sections:
-        raise ValueError(f"{path}: no ros__parameters section (expected /**: ros__parameters: {{model: xs, ...}})")
-    return {name: value for section in sections for name, value in section.items()}
-
-
-def _typed(name: str, value, kind: type, path) -> object:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"{path}: parameter {name} must be a {kind.__name__}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -118,27 +50,11 @@ class BagRun:
         return (self.frames - 1) / span if self.frames > 1 and span > 0 else None
 
 
-def _next_clip(assembler: ClipAssembler, msg, stamp: float, frame_id: str, run: BagRun) -> Clip | None:
-    """The node's image callback without ROS: convert only the frames the assembler wants."""
-    size = None if hasattr(msg, "format") else (msg.width, msg.height)
-    if not assembler.wants(stamp, size):
-        return None
-    try:
-        rgb = to_rgb_from_message(msg)
-    except ImageError:
-        run.bad_messages += 1
-        return None
-    return assembler.push(stamp, rgb, frame_id)
-
-
-def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, progress: bool = True) -> BagRun:
-    """Run the node's clip logic over the images of `topic`, in bag order; a read error ends it early."""
+def replay(bag: Bag, topic: str, stream: ActivityStream, progress: bool = True) -> BagRun:
+    """Run the images of `topic` through the stream, in bag order; a read error ends it early."""
     from tqdm import tqdm
 
     run = BagRun()
-    assembler = ClipAssembler(session.clip_spec, settings.hop, settings.max_rate_hz)
-    classifier = Classifier(session.engine, session.labels, settings.top_k, settings.score_threshold,
-                            settings.smoothing)
     images = tqdm(bag.images(topic), total=bag.counts.get(topic), unit="frame", desc=topic,
                   disable=None if progress else True)
     start = time.perf_counter()
@@ -148,16 +64,17 @@ def replay(bag: Bag, topic: str, session: ModelSession, settings: EvalSettings, 
             run.frames, run.last_time_s = run.frames + 1, time_s
             run.first_time_s = time_s if run.first_time_s is None else run.first_time_s
             arrived = time.perf_counter()
-            clip = _next_clip(assembler, msg, stamp, frame_id, run)
+            size = None if hasattr(msg, "format") else (msg.width, msg.height)  # CompressedImage has no size
+            clip = stream.add_frame(stamp, msg, frame_id, size, to_rgb_from_message)
             if clip is not None:  # the node can start on it once the frame is converted and pushed
                 ready_s = bag_time_ns * 1e-9 + time.perf_counter() - arrived
-                run.predictions.append(TimedPrediction(time_s, ready_s, classifier(clip)))
+                run.predictions.append(TimedPrediction(time_s, ready_s, stream.predict(clip)))
     except BagReadError as err:
         run.error = str(err)
     finally:
         images.close()
     run.wall_s = time.perf_counter() - start
-    run.rate_limited = assembler.rate_limited
+    run.bad_messages, run.rate_limited = stream.counters.bad_messages, stream.counters.rate_limited
     return run
 
 
@@ -228,7 +145,7 @@ def _confusion(hits: list[tuple[str, str, bool]], segments: Sequence[Segment], l
     return {"classes": classes, "matrix": confusion_matrix(top1, truth, len(classes)).tolist()}
 
 
-def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike, settings: EvalSettings,
+def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike, settings: StreamSettings,
                  out_dir: str | os.PathLike, progress: bool = True) -> dict:
     """Replay the bag, score it against the truth file and write the report (report.json, timeline.png,
     confusion.png) to `out_dir`. A bag that breaks off still gets a report, with "complete": false."""
@@ -239,35 +156,33 @@ def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.P
         bag.image_type(topic)  # a wrong topic fails here, before the model loads
     except BagReadError as err:
         bag, failure = None, err
-    session = open_session(settings.model, settings.weights, settings.backend, settings.device,
-                           settings.num_threads, settings.labels)
+    stream = ActivityStream.open(settings)
     try:
-        segments = read_truth(truth_path, session.labels)
-        run = replay(bag, topic, session, settings, progress) if bag else BagRun(error=str(failure))
+        segments = read_truth(truth_path, stream.labels)
+        run = replay(bag, topic, stream, progress) if bag else BagRun(error=str(failure))
     finally:
-        session.close()
-    report = build_report(run, segments, session, settings, bag_path=str(bag_path), topic=topic,
-                          truth=str(truth_path))
+        stream.close()
+    report = build_report(run, segments, stream, bag_path=str(bag_path), topic=topic, truth=str(truth_path))
     write_report(report, out_dir)
     return report
 
 
-def build_report(run: BagRun, segments: Sequence[Segment], session: ModelSession, settings: EvalSettings,
-                 **where: str) -> dict:
+def build_report(run: BagRun, segments: Sequence[Segment], stream: ActivityStream, **where: str) -> dict:
     """The report as JSON-ready data: what was read, settings, accuracy, latency, throughput, predictions."""
+    session, metadata = stream.session, stream.session.metadata
     labels = session.labels
     ranked = [(p.time_s, [r.label for r in rank(p.prediction.scores, labels, 5)]) for p in run.predictions]
     frames_per_s = run.frames / run.wall_s if run.wall_s > 0 else None
     bag_fps = run.frame_rate()
-    spec = session.clip_spec
     return {
         "complete": run.error is None,
         "error": run.error,
         "source": {**where, "frames_read": run.frames, "bad_messages": run.bad_messages,
                    "rate_limited": run.rate_limited, "first_frame_s": run.first_time_s,
                    "last_frame_s": run.last_time_s},
-        "settings": {**dataclasses.asdict(settings), "weights_used": str(session.weights),
-                     "clip": {"frames": spec.frames, "interval_s": spec.interval_s, "crop": spec.crop}},
+        "settings": {**stream.settings.to_dict(), "params_file": stream.settings.source,
+                     "weights_used": str(session.weights),
+                     "clip": {"frames": metadata.frames, "interval_s": metadata.interval_s, "crop": metadata.crop}},
         "accuracy": score_predictions(ranked, segments, labels),
         "latency": latency_summary(run.predictions),
         "throughput": {"frames_per_s": frames_per_s, "bag_frame_rate": bag_fps, "wall_s": run.wall_s,

@@ -111,6 +111,22 @@ def read_all_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> n
     return np.stack(frames)
 
 
+def iter_frames(path: str | os.PathLike) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Every frame in presentation order with its presentation time in seconds from the first frame, decoded
+    lazily: turn the frames you keep into RGB with `frame_to_rgb` (the frame path converts sampled ones only)."""
+    info = probe(path)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        depth = REORDER_FRAMES if stream.codec_context.has_b_frames else 0
+        for index, (frame, time) in enumerate(_presentation_times(_decoded(path, container, stream), depth)):
+            yield (index / info.fps if time is None else time - info.start_time), frame
+
+
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a decoded frame."""
+    return _rgb(frame)
+
+
 def _pick(slots: Iterator[tuple[int, av.VideoFrame]], wanted: set[int], last: int) -> dict[int, np.ndarray] | None:
     """RGB arrays for the wanted slots up to `last`, or None when the slots begin after min(wanted)."""
     picked: dict[int, np.ndarray] = {}

@@ -1,7 +1,7 @@
 """The one frame path from camera to model: image fields to RGB, preprocessing, clip sampling."""
-from .clip_buffer import DEFAULT_FPS, Clip, ClipBuffer, interval_for
+from .clip_buffer import Clip, ClipBuffer
 from .image import MAX_SIDE, ImageError, decode_compressed, rgb_to_image_fields, to_rgb
 from .preprocess import FramePreprocessor, clip_to_tensor
 
-__all__ = ["DEFAULT_FPS", "MAX_SIDE", "Clip", "ClipBuffer", "FramePreprocessor", "ImageError", "clip_to_tensor",
-           "decode_compressed", "interval_for", "rgb_to_image_fields", "to_rgb"]
+__all__ = ["MAX_SIDE", "Clip", "ClipBuffer", "FramePreprocessor", "ImageError", "clip_to_tensor",
+           "decode_compressed", "rgb_to_image_fields", "to_rgb"]

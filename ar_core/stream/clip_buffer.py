@@ -5,17 +5,12 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .preprocess import clip_to_tensor
 
-DEFAULT_FPS = 30.0  # the frame rate a ModelSpec's sampling_rate counts frames at (Kinetics videos)
 EARLY_FRACTION = 0.5  # a frame up to half a camera frame period early is taken: the one nearest the schedule
-
-
-def interval_for(spec) -> float:
-    """Seconds of camera time between the frames of a clip for a ModelSpec."""
-    return spec.sampling_rate / DEFAULT_FPS
 
 
 @dataclass(frozen=True)
@@ -26,6 +21,7 @@ class Clip:
     stamps: list[float]  # stamp of each frame, oldest first
     newest_stamp: float
     frame_id: str  # of the newest frame
+    rgb: np.ndarray | None = None  # the newest frame as received (RGB), for overlays; set by ActivityStream
 
 
 class ClipBuffer:

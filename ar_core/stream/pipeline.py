@@ -1,42 +1,32 @@
-"""The one frame path: RGB frames with stamps in, ranked class scores out.
+"""The one frame path: frames with stamps in, ranked class scores out (`ActivityStream`).
 
-The ROS node, `ar-core bag-eval`, `ar-core infer` and the demo differ only in where frames come from and where
-results go; everything between (sampling by stamps, preprocessing, clip assembly, smoothing, top-k) is here.
+The ROS node, `ar-core bag-eval`, bag-replay (through the node), `ar-core infer` and the demo differ only in where
+frames come from and where results go; every step between is here: sampling by stamps, converting only the
+sampled frames, restarting the clip on a size change or a time jump, preprocessing, clip assembly, the rate
+limit, the engine call, smoothing and top-k, and the counters that diagnostics and reports show.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
+from ..session import ModelSession, open_session
 from .clip_buffer import Clip, ClipBuffer
+from .image import ImageError
 from .preprocess import FramePreprocessor
+from .settings import StreamSettings, get_setting
 
-REFERENCE_FPS = 30.0  # X3D sampling rates count frames of a 30 fps video
+log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class ClipSpec:
-    """What a model needs from the stream (a subset of its metadata)."""
-
-    frames: int
-    sampling_rate: int
-    crop: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @classmethod
-    def of(cls, metadata) -> "ClipSpec":
-        """From anything with those attributes: ModelMetadata or ModelSpec (test crop)."""
-        crop = getattr(metadata, "crop", None) or metadata.test_crop
-        return cls(metadata.frames, metadata.sampling_rate, crop, tuple(metadata.mean), tuple(metadata.std))
-
-    @property
-    def interval_s(self) -> float:
-        return self.sampling_rate / REFERENCE_FPS
+# What ActivityStream reports through `on_event(kind, message)`; callers log them (the node throttled).
+SIZE_CHANGE, TIME_JUMP, BAD_FRAME = "size_change", "time_jump", "bad_frame"
 
 
 @dataclass(frozen=True)
@@ -80,62 +70,150 @@ class ScoreSmoother:
         self._history.clear()
 
 
-class ClipAssembler:
-    """Frames in, clips out, exactly as the node does it: samples by stamps, preprocesses sampled frames only,
-    restarts the clip when the image size changes (frames of two sizes never mix in one clip), emits a clip
-    every `hop` samples, and holds clips back to at most `max_rate_hz` (in camera time, so bag replays agree)."""
+@dataclass
+class StreamCounters:
+    """What happened to the frames so far; diagnostics and reports show these."""
 
-    def __init__(self, spec: ClipSpec, hop: int = 1, max_rate_hz: float = 0.0):
-        self.spec = spec
-        self.preprocess = FramePreprocessor(spec.crop, spec.crop, spec.mean, spec.std)
-        self.buffer = ClipBuffer(spec.frames, spec.interval_s, hop)
-        self.max_rate_hz = max_rate_hz
-        self.size: tuple[int, int] | None = None
-        self.size_changes = 0
-        self.rate_limited = 0
+    frames: int = 0  # offered
+    sampled: int = 0  # taken by the clip schedule: converted and preprocessed
+    bad_messages: int = 0  # sampled frames that could not be converted
+    size_changes: int = 0  # clip restarted: the image size changed
+    buffer_resets: int = 0  # clip restarted: stamps went backwards (a bag starting over)
+    rate_limited: int = 0  # clips held back by max_rate_hz
+    predictions: int = 0
+    preprocess_s: deque[float] = field(default_factory=lambda: deque(maxlen=300))  # last sampled frames
+
+    def summary(self) -> dict[str, float | int]:
+        values: dict[str, float | int] = {name: getattr(self, name) for name in (
+            "frames", "sampled", "bad_messages", "size_changes", "buffer_resets", "rate_limited", "predictions")}
+        if self.preprocess_s:
+            values["preprocess_ms"] = 1e3 * sum(self.preprocess_s) / len(self.preprocess_s)
+        return values
+
+
+def _log_event(kind: str, message: str) -> None:
+    log.warning("%s", message)
+
+
+class ActivityStream:
+    """One stream of frames (a camera topic, a bag topic, a video) through one model.
+
+    Subscription side: `add_frame` samples by stamps (so 15 and 30 fps cameras give clips of the same duration),
+    converts and preprocesses only the sampled frames, and returns a Clip every `hop` samples (at most
+    `max_rate_hz` a second of camera time). Inference side: `predict(clip)` runs the engine, smooths and ranks.
+    `process` does both, for callers without a worker thread. Not thread-safe on either side by itself: one
+    thread adds frames, one predicts (they share only counters and settings, read whole).
+    """
+
+    def __init__(self, session: ModelSession, settings: StreamSettings,
+                 on_event: Callable[[str, str], None] | None = None):
+        metadata = session.metadata
+        self.session = session
+        self.settings = settings
+        self.counters = StreamCounters()
+        self._on_event = on_event or _log_event
+        self._preprocess = FramePreprocessor(metadata.crop, metadata.crop, metadata.mean, metadata.std)
+        self._buffer = ClipBuffer(metadata.frames, metadata.interval_s, settings.hop)
+        self._smoother = ScoreSmoother(settings.smoothing)
+        self._size: tuple[int, int] | None = None
         self._last_clip_stamp = -math.inf
 
-    def wants(self, stamp_s: float, size: tuple[int, int] | None = None) -> bool:
-        """Whether a frame at this stamp (and of this (width, height), when known before decoding) would be
-        sampled: convert and push only those."""
-        if size is not None and size != self.size:
-            if self.size is not None:
-                self.buffer.clear()
-                self.size_changes += 1
-            self.size = size
-        return self.buffer.offer(stamp_s)
+    @classmethod
+    def open(cls, settings: StreamSettings, on_event: Callable[[str, str], None] | None = None) -> ActivityStream:
+        """Open the model the settings name and a stream over it."""
+        session = open_session(settings.model, settings.weights, settings.backend, settings.device,
+                               settings.num_threads, settings.labels)
+        return cls(session, settings, on_event)
 
-    def push(self, stamp_s: float, rgb: np.ndarray, frame_id: str = "") -> Clip | None:
-        if not self.buffer.offer(stamp_s):
+    @property
+    def labels(self) -> list[str]:
+        return self.session.labels
+
+    # ------------------------------------------------------------------ subscription side
+    def add_frame(self, stamp_s: float, frame: Any, frame_id: str = "", size: tuple[int, int] | None = None,
+                  convert: Callable[[Any], np.ndarray] | None = None) -> Clip | None:
+        """Offer the frame stamped `stamp_s` (camera time, seconds). `frame` is (H, W, 3) uint8 RGB, or what
+        `convert` turns into that (a message, a decoded video frame): converted only if sampled, and a frame
+        that fails to convert (ImageError) is counted and reported, never raised. `size` (width, height), when
+        known before conversion, restarts the clip on a change even at frames that are not sampled. Returns the
+        clip this frame completes, or None."""
+        counters = self.counters
+        counters.frames += 1
+        if size is not None:
+            self._check_size(size)
+        if not self._buffer.offer(stamp_s):
             return None
-        clip = self.buffer.push(stamp_s, self.preprocess(rgb), frame_id)
+        start = time.perf_counter()
+        try:
+            rgb = convert(frame) if convert is not None else frame
+        except ImageError as err:
+            counters.bad_messages += 1
+            self._on_event(BAD_FRAME, f"bad image message: {err}")
+            return None
+        self._check_size((rgb.shape[1], rgb.shape[0]))  # compressed images tell their size only now
+        resets = self._buffer.resets
+        clip = self._buffer.push(stamp_s, self._preprocess(rgb), frame_id)
+        counters.preprocess_s.append(time.perf_counter() - start)
+        counters.sampled += 1
+        if self._buffer.resets != resets:
+            counters.buffer_resets += 1
+            self._on_event(TIME_JUMP, "image stamps went backwards (bag loop?): clip buffer cleared")
         if clip is None:
             return None
-        if self.max_rate_hz > 0 and stamp_s - self._last_clip_stamp < 1.0 / self.max_rate_hz:
-            self.rate_limited += 1
+        max_rate_hz = self.settings.max_rate_hz
+        if max_rate_hz > 0 and stamp_s - self._last_clip_stamp < 1.0 / max_rate_hz:
+            counters.rate_limited += 1
             return None
         self._last_clip_stamp = stamp_s
-        return clip
+        return replace(clip, rgb=rgb)
 
-    def clear(self) -> None:
-        self.buffer.clear()
+    def _check_size(self, size: tuple[int, int]) -> None:
+        if size == self._size:
+            return
+        if self._size is not None:
+            self._buffer.clear()
+            self.counters.size_changes += 1
+            self._on_event(SIZE_CHANGE, f"image size changed to {size[0]}x{size[1]}: clip restarted")
+        self._size = size
+
+    # ------------------------------------------------------------------ inference side
+    def predict(self, clip: Clip) -> Prediction:
+        start = time.perf_counter()
+        scores = np.asarray(self.session.engine.predict(clip.tensor.unsqueeze(0).numpy()))[0]
+        compute_s = time.perf_counter() - start
+        scores = self._smoother(scores)
+        self.counters.predictions += 1
+        settings = self.settings
+        return Prediction(clip.newest_stamp, clip.frame_id, scores,
+                          rank(scores, self.labels, settings.top_k, settings.score_threshold), compute_s)
+
+    def warm_up(self) -> None:
+        """Run one blank clip through the engine (not counted), so the first real clip is not the slow one."""
+        self.session.engine.predict(np.zeros((1, *self.session.metadata.input_shape), np.float32))
+
+    def process(self, stamp_s: float, frame: Any, frame_id: str = "", size: tuple[int, int] | None = None,
+                convert: Callable[[Any], np.ndarray] | None = None) -> Prediction | None:
+        """`add_frame`, then `predict` on the clip it completes."""
+        clip = self.add_frame(stamp_s, frame, frame_id, size, convert)
+        return None if clip is None else self.predict(clip)
+
+    # ------------------------------------------------------------------ control
+    def update(self, **changes: Any) -> None:
+        """Change settings while running; only runtime ones (the schema says which), each checked."""
+        for name, value in changes.items():
+            setting = get_setting(name)
+            if not setting.runtime:
+                raise ValueError(f"{name} cannot change while running (restart with the new value)")
+            changes[name] = setting.check(value)
+        self.settings = self.settings.replace(**changes)
+        self._buffer.hop = self.settings.hop
+        self._smoother.windows = self.settings.smoothing
+
+    def reset(self) -> None:
+        """Start over: an empty clip and no smoothing history (after a pause or a lifecycle transition)."""
+        self._buffer.clear()
+        self._smoother.clear()
         self._last_clip_stamp = -math.inf
 
-
-class Classifier:
-    """Clip -> Prediction with an InferenceEngine, smoothing over the last windows and top-k."""
-
-    def __init__(self, engine, labels: list[str], top_k: int = 5, score_threshold: float = 0.0, smoothing: int = 1):
-        self.engine = engine
-        self.labels = labels
-        self.top_k = top_k
-        self.score_threshold = score_threshold
-        self.smoother = ScoreSmoother(smoothing)
-
-    def __call__(self, clip: Clip) -> Prediction:
-        start = time.perf_counter()
-        scores = np.asarray(self.engine.predict(clip.tensor.unsqueeze(0).numpy()))[0]
-        compute_s = time.perf_counter() - start
-        scores = self.smoother(scores)
-        return Prediction(clip.newest_stamp, clip.frame_id, scores,
-                          rank(scores, self.labels, self.top_k, self.score_threshold), compute_s)
+    def close(self) -> None:
+        self.session.close()

@@ -1,4 +1,4 @@
-"""What `ar-core train | eval | infer | download` do; cli.py parses the flags and calls these."""
+"""What `ar-core train | eval | download` do; cli.py parses the flags and calls these."""
 from __future__ import annotations
 
 import logging
@@ -19,7 +19,7 @@ def run_train(config: TrainConfig, resume: bool = False) -> int:
 
     if not config.temp_path:
         raise ConfigError("temp_path: `ar-core train` needs a run directory (--temp-path DIR)")
-    spec = get_spec(config.backbone)
+    spec = get_spec(config.model)
     train_set, val_set = build_dataset(config, spec, "train"), build_dataset(config, spec, "val")
     if list(val_set.classes) != list(train_set.classes):
         raise ConfigError(f"the validation set's classes differ from the training set's ({len(val_set.classes)} vs "
@@ -94,15 +94,6 @@ def run_eval(config: TrainConfig, weights: str | None, save_metrics_to: str | No
         png_path = plot_confusion_matrix(metrics["confusion"], metrics["classes"],
                                          json_path.with_name(f"{json_path.stem}_confusion.png"))
         print(f"metrics: {json_path}\nconfusion matrix: {png_path}")
-    return 0
-
-
-def run_infer(config: TrainConfig, weights: str | None, video: str, top_k: int, step_s: float | None) -> int:
-    from ..eval.windows import format_windows, predict_video
-
-    learner = _learner_for(config, weights)
-    predictions = predict_video(video, learner.probabilities, learner.metadata(), step_s, top_k)
-    print(format_windows(predictions))
     return 0
 
 
