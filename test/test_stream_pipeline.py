@@ -1,0 +1,81 @@
+"""ActivityStream, the one frame path, on a real X3D-XS engine: what it converts, when it restarts, what it counts."""
+import numpy as np
+import pytest
+import torch
+
+from ar_core.stream.image import ImageError
+from ar_core.stream.pipeline import BAD_FRAME, SIZE_CHANGE, TIME_JUMP, ActivityStream
+from ar_core.stream.settings import INFER, SettingsError, load_settings
+
+from bag_helpers import make_model
+
+INTERVAL = 0.4  # X3D-XS: every 12th frame of a 30 fps video
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.set_num_threads(1)
+    return make_model(tmp_path_factory.mktemp("model"), crop=32)
+
+
+@pytest.fixture
+def stream(weights):
+    events = []
+    stream = ActivityStream.open(load_settings(INFER, overrides=dict(weights=str(weights), num_threads=1)),
+                                 lambda kind, text: events.append(kind))
+    stream.events = events
+    yield stream
+    stream.close()
+
+
+def frame(width=48, height=40, value=90):
+    return np.full((height, width, 3), value, np.uint8)
+
+
+def test_only_sampled_frames_are_converted(stream):
+    converted = []
+
+    def convert(message):
+        converted.append(message)
+        return frame()
+
+    stamps = [10 + i / 30 for i in range(60)]  # 2 s at 30 fps: samples at 10.0, 10.4, ..., 11.6
+    predictions = [p for i, t in enumerate(stamps) if (p := stream.process(t, i, "cam", convert=convert))]
+    assert converted == [0, 12, 24, 36, 48]
+    assert [p.stamp for p in predictions] == pytest.approx([10 + 3 * INTERVAL, 10 + 4 * INTERVAL])
+    counters = stream.counters.summary()
+    assert (counters["frames"], counters["sampled"], counters["predictions"]) == (60, 5, 2)
+    assert counters["preprocess_ms"] > 0
+
+
+def test_size_changes_and_time_jumps_restart_the_clip_and_are_reported(stream):
+    for i in range(4):
+        stream.add_frame(i * INTERVAL, frame(), size=(48, 40))
+    assert stream.add_frame(4 * INTERVAL, frame(64, 48), size=(64, 48)) is None  # a new clip starts here
+    assert stream.counters.size_changes == 1 and SIZE_CHANGE in stream.events
+    clips = [stream.add_frame((5 + i) * INTERVAL, frame(64, 48), size=(64, 48)) for i in range(3)]
+    assert clips[-1] is not None and clips[-1].stamps[0] == pytest.approx(4 * INTERVAL)
+    assert stream.add_frame(0.0, frame(64, 48)) is None  # the bag started over
+    assert stream.counters.buffer_resets == 1 and TIME_JUMP in stream.events
+
+
+def test_a_frame_that_cannot_be_converted_is_counted_not_raised(stream):
+    def broken(message):
+        raise ImageError("unsupported encoding 'bayer_rggb8'")
+
+    assert stream.add_frame(0.0, "message", convert=broken) is None
+    assert stream.counters.bad_messages == 1 and stream.events == [BAD_FRAME]
+
+
+def test_update_changes_runtime_settings_only_and_checks_them(stream):
+    stream.update(top_k=1, hop=2, max_rate_hz=0.5)
+    assert (stream.settings.top_k, stream.settings.hop) == (1, 2)
+    with pytest.raises(ValueError, match="model cannot change while running"):
+        stream.update(model="s")
+    with pytest.raises(SettingsError, match="smoothing must be >= 1"):
+        stream.update(smoothing=0)
+    predictions = [p for i in range(20) if (p := stream.process(i * INTERVAL, frame()))]
+    # hop 2 gives a clip every 0.8 s; at most one per 2 s of camera time passes max_rate_hz 0.5.
+    assert len(predictions) >= 2 and all(len(p.top) == 1 for p in predictions)
+    assert min(np.diff([p.stamp for p in predictions])) >= 2.0 - 1e-9
+    assert stream.counters.rate_limited > 0
