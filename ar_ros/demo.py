@@ -20,7 +20,9 @@ import numpy as np
 
 from ar_core import hub
 from ar_core.models import get_spec
+from ar_core.runtime.sources import open_model
 from ar_core.stream.latency import LatencyStats
+from ar_core.stream.settings import ros_arguments
 
 ASSETS = Path(__file__).resolve().parents[1] / "ar_core" / "assets"
 DEMO_VIDEO = ASSETS / "demo.mp4"  # Kinetics-400 "arm wrestling" (see ar_core/assets/SOURCES.md)
@@ -72,22 +74,18 @@ def train_synthetic(epochs: int | None = None, samples: int | None = None) -> No
         command += ["--synthetic-samples", str(samples), "--synthetic-val-samples", str(max(16, samples // 4))]
     # One thread: on a machine with anything else running, two OpenMP threads on two cores run ~10x slower.
     subprocess.run(command, check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    trained = sorted(out.with_name(out.name + ".run").glob("x3d_xs*.pth"))
-    if not trained:
-        raise RuntimeError("ar-core train finished without saving a model")
+    trained = open_model(out.with_name(out.name + ".run"), "xs").path  # the newest model the run saved
     out.mkdir(parents=True, exist_ok=True)
-    for suffix in (".pth", ".json"):  # the newest saved model, under a fixed name
-        os.replace(trained[-1].with_suffix(suffix), out / f"x3d_xs{suffix}")
+    for suffix in (".pth", ".json"):  # under a fixed name
+        os.replace(trained.with_suffix(suffix), out / f"x3d_xs{suffix}")
 
 
 def official_stream(seconds: float) -> tuple[list[np.ndarray], list[str], float]:
     """The bundled Kinetics clip, looped to `seconds`."""
-    import av
+    from ar_core.data.video import probe, read_all_frames
 
-    with av.open(str(DEMO_VIDEO)) as container:
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate or 25)
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    info = probe(DEMO_VIDEO)
+    fps, frames = info.fps, list(read_all_frames(DEMO_VIDEO, info))
     count = int(seconds * fps)
     frames = [frames[i % len(frames)] for i in range(count)]
     return frames, [DEMO_VIDEO_LABEL] * count, fps
@@ -114,10 +112,8 @@ def run(seconds: float, train_epochs: int | None, train_samples: int | None, dow
     if model.official:
         frames, truth, fps = official_stream(seconds)
     else:
-        import json
-
-        metadata = json.loads(model.weights.with_suffix(".json").read_text())
-        frames, truth, fps = synthetic_stream(seconds, metadata["classes"], metadata["crop"])
+        metadata = open_model(model.weights).metadata
+        frames, truth, fps = synthetic_stream(seconds, metadata.classes, metadata.crop)
     print(f"[demo] stream: {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps "
           f"on {TOPIC}, published over DDS into activity_node")
     return stream_into_node(model, frames, truth, fps, t0)
@@ -139,8 +135,8 @@ def stream_into_node(model: DemoModel, frames, truth, fps: float, t0: float) -> 
     os.environ.update({k: env[k] for k in ("FASTRTPS_DEFAULT_PROFILES_FILE", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
     hub.cache_dir().mkdir(parents=True, exist_ok=True)
     log = open(hub.cache_dir() / "demo_node.log", "w")
-    node = subprocess.Popen([sys.executable, "-m", "ar_ros.activity_node", "--ros-args", "-p",
-                             f"weights:={model.weights}", "-p", "qos_reliability:=reliable", "-p", "top_k:=3",
+    parameters = ros_arguments(dict(weights=str(model.weights), qos_reliability="reliable", top_k=3))
+    node = subprocess.Popen([sys.executable, "-m", "ar_ros.activity_node", "--ros-args", *parameters,
                              "-r", f"image:={TOPIC}"], env=env, stdout=log, stderr=subprocess.STDOUT)
     rclpy.init()
     io = rclpy.create_node("demo_camera")
@@ -201,7 +197,7 @@ def summarise(results, truth, fps: float, elapsed_s: float) -> int:
         print("[demo] error: no classifications arrived", file=sys.stderr)
         return 1
     spec = get_spec("xs")
-    span = round((spec.frames - 1) * spec.sampling_rate / 30.0 * fps)  # frames from a clip's oldest to newest
+    span = round((spec.frames - 1) * spec.interval_s * fps)  # frames from a clip's oldest to newest
     latency = LatencyStats(len(results))
     for _, _, seconds in results:
         latency.add(seconds, 0.0)
