@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     Data sets: Kinetics, UCF-101, HMDB51, rawframes, a folder of class folders, or SyntheticMotion. The run
     directory (--temp-path) receives checkpoints/ (every --checkpoint-after-iter iterations), tensorboard/ and
-    the final model (x3d_<size>.pth + .json). Data parallel: `torchrun --nproc_per_node=N -m ar_core.cli train`."""
+    the final model (x3d_<model>.pth + .json). Data parallel: `torchrun --nproc_per_node=N -m ar_core.cli train`."""
     from .train.commands import run_train
     from .train.config import config_from_args
 
@@ -115,7 +115,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model: top-1/top-5, per-class accuracy and NLL, optionally as JSON plus a confusion-matrix PNG.
 
     Uses the configured validation data with multi-view testing: test_clips x test_crops views per video,
-    whose probabilities are averaged."""
+    whose probabilities are averaged. Exported models (.onnx, .xml) run on their runtime."""
     from .train.commands import run_eval
     from .train.config import config_from_args
 
@@ -138,7 +138,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo) into the cache or --dest."""
+    """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo, or the mirror $AR_ROS_MODEL_ZOO
+    names) into the cache or --dest."""
     from .train.commands import run_download
 
     models = _csv(args.model) if args.model else [_config_model(args.config)] if args.config else list(MODEL_SPECS)
@@ -232,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("eval", help=_summary(cmd_eval), description=cmd_eval.__doc__)
-    evaluate.add_argument("--weights", help="model: a run directory saved by train, its .json, a .pth or a .pyth")
+    evaluate.add_argument("--weights", help="a run directory saved by train, its .json, a .pth or official .pyth, "
+                                            "or an exported .onnx or OpenVINO .xml")
     evaluate.add_argument("--save-metrics-to", metavar="JSON",
                           help="write the metrics here and the confusion matrix beside it (<stem>_confusion.png)")
     add_config_flags(evaluate, "eval")

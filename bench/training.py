@@ -25,7 +25,7 @@ RECIPE = Path(__file__).resolve().parents[1] / "config" / "train" / "demo_synthe
 
 
 def train_once(config) -> list[dict]:
-    spec = get_spec(config.backbone)
+    spec = get_spec(config.model)
     train_set, val_set = build_dataset(config, spec, "train"), build_dataset(config, spec, "val")
     learner = X3DLearner.from_config(config.replace(num_classes=len(train_set.classes)))
     return learner.fit(train_set, val_set)["history"]
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (initialisation, data, batch order)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--target", type=float, default=0.9, help="validation top-1 to reach")
-    add_config_flags(parser)
+    add_config_flags(parser, "train")
     parser.set_defaults(config=str(RECIPE))
     args = parser.parse_args()
 

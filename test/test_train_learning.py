@@ -19,7 +19,7 @@ RECIPE = Path(__file__).resolve().parents[1] / "config" / "train" / "demo_synthe
 def test_x3d_xs_learns_synthetic_motion_with_the_demo_recipe():
     torch.set_num_threads(1)
     config = load_config(RECIPE, {"log_every": 40})
-    spec = get_spec(config.backbone)
+    spec = get_spec(config.model)
     train, val = build_dataset(config, spec, "train"), build_dataset(config, spec, "val")
     learner = X3DLearner.from_config(config.replace(num_classes=len(train.classes)))
     result = learner.fit(train)  # validated once, below, by eval

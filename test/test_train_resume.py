@@ -10,7 +10,7 @@ import pytest
 import torch
 
 INTERVAL = 4  # checkpoint every 4 iterations; 3 epochs of 4 batches = 12 iterations
-ARGS = ["--backbone", "xs", "--crop", "32", "--device", "cpu", "--dataset", "synthetic", "--synthetic-samples", "32",
+ARGS = ["--model", "xs", "--crop", "32", "--device", "cpu", "--dataset", "synthetic", "--synthetic-samples", "32",
         "--synthetic-val-samples", "8", "--synthetic-classes", "4", "--batch-size", "8", "--iters", "3",
         "--optimizer", "sgd", "--lr", "0.05", "--lr-schedule", "cosine", "--warmup-epochs", "0.5",
         "--checkpoint-after-iter", str(INTERVAL), "--log-every", "2", "--seed", "11"]

@@ -1,7 +1,11 @@
-"""Shared by the test_train_* files: small, fast training settings and a torchrun-like worker."""
+"""Shared by the test_train_* files: small, fast training settings, a torchrun-like worker and a model zoo mirror."""
+import contextlib
+import functools
+import http.server
 import json
 import os
 import socket
+import threading
 
 import torch
 
@@ -34,3 +38,22 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, learner_kwar
     with open(os.path.join(out_dir, f"{rank}.json"), "w") as out:
         json.dump(result["val"], out)
     shutdown_distributed()
+
+
+@contextlib.contextmanager
+def serving(folder):
+    """A real HTTP server on 127.0.0.1 serving the files of `folder`; yields its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass

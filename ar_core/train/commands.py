@@ -62,11 +62,13 @@ def _print_skipped(skipped: list) -> None:
 
 
 def _learner_for(config: TrainConfig, weights: str | None):
-    """A learner holding `weights` (a saved directory, .json, .pth or .pyth), else the config's `pretrained`."""
+    """A learner holding `weights` (anything the model loader opens: a run directory, .json, .pth, .pyth, .onnx,
+    OpenVINO .xml), else the config's `pretrained`."""
     from .learner import X3DLearner
 
     if not weights and not config.pretrained:
-        raise ConfigError("no model: pass --weights (a saved run directory, .json, .pth or .pyth) or --pretrained")
+        raise ConfigError("no model: pass --weights (a run directory, .json, .pth, .pyth, .onnx or .xml) or "
+                          "--pretrained")
     learner = X3DLearner.from_config(config)
     if weights:
         learner.load(weights)

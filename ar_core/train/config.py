@@ -1,7 +1,8 @@
 """The one training/evaluation configuration: a dataclass read from YAML and command-line flags, checked here.
 
-Field names follow the OpenDR X3DLearner (`iters` counts epochs, `temp_path` is the run directory), so
-`X3DLearner(**fields)`, `--config x3d_xs.yaml` and `--lr 0.05` all speak the same vocabulary.
+Field names follow the OpenDR X3DLearner (`iters` counts epochs, `temp_path` is the run directory) except
+`model` (a model name, which X3DLearner's OpenDR signature calls `backbone`) and `labels`, the project's names.
+docs/vocabulary.md maps the names of OpenDR, OTX, SlowFast and MindSpore to these.
 """
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from ..devices import DEVICE_HELP
 from ..models import MODEL_SPECS
 from .optim import LR_SCHEDULES, OPTIMIZERS
 
@@ -23,69 +25,81 @@ class ConfigError(ValueError):
     """A configuration key or value that cannot be used; the message names the key and the source."""
 
 
-def _field(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+# Which `ar-core` subcommands read a key: each shows only its own keys as flags. A key no command reads is set
+# from YAML or the Python API (X3DLearner) only.
+BOTH: tuple[str, ...] = ("train", "eval")
+TRAIN: tuple[str, ...] = ("train",)
+EVAL: tuple[str, ...] = ("eval",)
+API_ONLY: tuple[str, ...] = ()
+
+
+def _field(default: Any, help: str, used_by: tuple[str, ...]) -> Any:
+    return field(default=default, metadata={"help": help, "used_by": used_by})
 
 
 @dataclass
 class TrainConfig:
     # Model
-    backbone: str = _field("xs", "X3D size: xs | s | m | l")
-    network_head: str = _field("classification", "head type (only classification)")
-    num_classes: int = _field(400, "classes of the head; the CLI takes it from the dataset")
+    model: str = _field("xs", "model name: xs | s | m | l (X3D sizes)", BOTH)
+    network_head: str = _field("classification", "head type (only classification)", TRAIN)
+    num_classes: int = _field(400, "classes of the head (ar-core takes them from the data set or the weights)",
+                              API_ONLY)
     pretrained: str = _field("", "weights to start from: a .pth/.pyth file, or 'kinetics' for the cached official "
-                                 "checkpoint of this size (see `ar-core download`); empty: random init")
+                                 "checkpoint of this model (see `ar-core download`); empty: random init", BOTH)
     # Optimisation
-    iters: int = _field(10, "training epochs (OpenDR calls them iters)")
-    batch_size: int = _field(64, "global batch size, split evenly over the processes of a torchrun job")
-    lr: float = _field(1e-3, "base learning rate")
-    optimizer: str = _field("adam", "sgd | adam")
-    momentum: float = _field(0.9, "SGD momentum")
-    weight_decay: float = _field(1e-5, "L2 weight decay of convolutions and linear layers")
-    bn_weight_decay: float = _field(0.0, "weight decay of BatchNorm scales and shifts")
-    lr_schedule: str = _field("", "cosine (decay to 0 over the run) or '' (constant)")
-    warmup_epochs: float = _field(0.0, "linear warm-up length in epochs (may be fractional)")
-    warmup_start_lr: float = _field(0.0, "learning rate at the first warm-up step")
-    grad_clip: float = _field(0.0, "clip the gradient norm to this value (0: off)")
-    amp: str = _field("off", "mixed precision: off | bf16 | fp16 (fp16 uses a GradScaler)")
-    loss: str = _field("cross_entropy", "training loss (only cross_entropy)")
-    seed: int = _field(123, "seed of initialisation, data order and augmentation")
-    device: str = _field("cuda", "auto | cpu | cuda | cuda:N (auto: cuda when present; under torchrun each "
-                                 "process takes cuda:LOCAL_RANK)")
+    iters: int = _field(10, "training epochs (OpenDR calls them iters)", TRAIN)
+    batch_size: int = _field(64, "global batch size in clips, split evenly over the processes of a torchrun job",
+                             BOTH)
+    lr: float = _field(1e-3, "base learning rate", TRAIN)
+    optimizer: str = _field("adam", "sgd | adam", TRAIN)
+    momentum: float = _field(0.9, "SGD momentum", TRAIN)
+    weight_decay: float = _field(1e-5, "L2 weight decay of convolutions and linear layers", TRAIN)
+    bn_weight_decay: float = _field(0.0, "weight decay of BatchNorm scales and shifts", TRAIN)
+    lr_schedule: str = _field("", "cosine (decay to 0 over the run) or '' (constant)", TRAIN)
+    warmup_epochs: float = _field(0.0, "linear warm-up length in epochs (may be fractional)", TRAIN)
+    warmup_start_lr: float = _field(0.0, "learning rate at the first warm-up step", TRAIN)
+    grad_clip: float = _field(0.0, "clip the gradient norm to this value (0: off)", TRAIN)
+    amp: str = _field("off", "mixed precision: off | bf16 | fp16 (fp16 uses a GradScaler)", TRAIN)
+    loss: str = _field("cross_entropy", "training loss (only cross_entropy)", TRAIN)
+    seed: int = _field(123, "seed of initialisation, data order, augmentation and synthetic clips", BOTH)
+    device: str = _field("auto", f"{DEVICE_HELP}; under torchrun each process takes cuda:LOCAL_RANK", BOTH)
     # Data
-    dataset: str = _field("synthetic", f"data set: {' | '.join(DATASETS)}")
+    dataset: str = _field("synthetic", f"data set: {' | '.join(DATASETS)}", BOTH)
     data_root: str = _field("", "videos (kinetics, ucf101, hmdb51), frame folders (rawframes) or class folders "
-                                "of training videos (folder)")
-    val_root: str = _field("", "folder: class folders of validation videos")
-    annotations: str = _field("", "kinetics: annotation CSV; rawframes: training annotation file")
+                                "of training videos (folder)", BOTH)
+    val_root: str = _field("", "folder: class folders of validation videos", BOTH)
+    annotations: str = _field("", "kinetics: annotation CSV; rawframes: training annotation file", BOTH)
     val_annotations: str = _field("", "kinetics: validation CSV (default: annotations); rawframes: validation "
-                                      "annotation file")
-    train_split: str = _field("train", "kinetics: split column value of training rows")
-    val_split: str = _field("val", "kinetics: split column value of validation rows")
-    splits_dir: str = _field("", "ucf101/hmdb51: folder of the official split files")
-    split: int = _field(1, "ucf101/hmdb51: split number 1-3")
-    label_file: str = _field("", "kinetics/rawframes: class names, one a line (its order is the label order)")
-    frame_template: str = _field("img_{:05d}.jpg", "rawframes: frame file name with a {} for the frame number")
-    synthetic_samples: int = _field(1024, "synthetic: training clips")
-    synthetic_val_samples: int = _field(256, "synthetic: validation clips")
-    synthetic_classes: int = _field(4, "synthetic: motion classes (2-8)")
-    crop: int = _field(0, "training/validation crop in pixels (0: the size's recipe crop)")
-    test_clips: int = _field(10, "eval: temporal clips per video (SlowFast's 30-view test: 10 clips x 3 crops)")
-    test_crops: int = _field(3, "eval: spatial crops per clip")
-    num_workers: int = _field(0, "DataLoader worker processes")
-    pin_memory: bool = _field(False, "pin host memory of batches (CUDA)")
-    drop_last: bool = _field(True, "drop each epoch's last incomplete batch")
+                                      "annotation file", BOTH)
+    train_split: str = _field("train", "kinetics: split column value of training rows", TRAIN)
+    val_split: str = _field("val", "kinetics: split column value of validation rows", BOTH)
+    splits_dir: str = _field("", "ucf101/hmdb51: folder of the official split files", BOTH)
+    split: int = _field(1, "ucf101/hmdb51: split number 1-3", BOTH)
+    labels: str = _field("", "kinetics/rawframes: class-name file, one a line (its order is the label order)",
+                         BOTH)
+    frame_template: str = _field("img_{:05d}.jpg", "rawframes: frame file name with a {} for the frame number",
+                                 BOTH)
+    synthetic_samples: int = _field(1024, "synthetic: training clips", TRAIN)
+    synthetic_val_samples: int = _field(256, "synthetic: validation clips", BOTH)
+    synthetic_classes: int = _field(4, "synthetic: motion classes (2-8)", BOTH)
+    crop: int = _field(0, "training/validation crop in pixels (0: the model's recipe crop)", BOTH)
+    test_clips: int = _field(10, "temporal clips per video (SlowFast's 30-view test: 10 clips x 3 crops)", EVAL)
+    test_crops: int = _field(3, "spatial crops per clip", EVAL)
+    num_workers: int = _field(0, "DataLoader worker processes", BOTH)
+    pin_memory: bool = _field(False, "pin host memory of batches (CUDA)", BOTH)
+    drop_last: bool = _field(True, "drop each epoch's last incomplete batch", TRAIN)
     # Run directory, checkpoints and logging
-    temp_path: str = _field("", "run directory: checkpoints/, tensorboard/, saved model ('' : no files)")
-    checkpoint_after_iter: int = _field(0, "save a resumable checkpoint every N iterations (0: off)")
-    checkpoint_load_iter: int = _field(0, "resume from the checkpoint of iteration N in temp_path (0: start fresh)")
-    log_every: int = _field(10, "iterations between TensorBoard scalars and progress-bar updates")
+    temp_path: str = _field("", "run directory: checkpoints/, tensorboard/, saved model ('' : no files)", TRAIN)
+    checkpoint_after_iter: int = _field(0, "save a resumable checkpoint every N iterations (0: off)", TRAIN)
+    checkpoint_load_iter: int = _field(0, "resume from the checkpoint of iteration N in temp_path (0: start fresh)",
+                                       TRAIN)
+    log_every: int = _field(10, "iterations between TensorBoard scalars and progress-bar updates", TRAIN)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        choices = {"backbone": tuple(MODEL_SPECS), "network_head": ("classification",), "optimizer": OPTIMIZERS,
+        choices = {"model": tuple(MODEL_SPECS), "network_head": ("classification",), "optimizer": OPTIMIZERS,
                    "lr_schedule": LR_SCHEDULES, "amp": AMP_MODES, "loss": ("cross_entropy",), "dataset": DATASETS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -111,21 +125,29 @@ class TrainConfig:
         return from_mapping({**self.to_dict(), **changes})
 
 
-def field_help() -> dict[str, tuple[type, Any, str]]:
-    """name -> (type, default, help) of every key, for building command-line flags."""
+class Key(NamedTuple):
+    type: type
+    default: Any
+    help: str
+    used_by: tuple[str, ...]  # the `ar-core` subcommands that read it
+
+
+def config_keys() -> dict[str, Key]:
+    """name -> Key of every TrainConfig field, for checking values and building command-line flags."""
     types = {"str": str, "int": int, "float": float, "bool": bool}
-    return {f.name: (types[f.type], f.default, f.metadata["help"]) for f in dataclasses.fields(TrainConfig)}
+    return {f.name: Key(types[f.type], f.default, f.metadata["help"], f.metadata["used_by"])
+            for f in dataclasses.fields(TrainConfig)}
 
 
 def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
     """A TrainConfig from plain values; unknown keys and values of the wrong type are named."""
-    known = field_help()
+    known = config_keys()
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)} (valid keys: {', '.join(known)})")
     checked = {}
     for name, value in values.items():
-        kind = known[name][0]
+        kind = known[name].type
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -158,22 +180,25 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, Any]
     return from_mapping(values, source)
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """--config YAML and one flag per key (--batch-size 16, --pin-memory / --no-pin-memory, ...)."""
-    parser.add_argument("--config", metavar="YAML", help="config file (config/train/x3d_<size>.yaml); the flags "
-                                                         "below override its keys")
+def add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """--config YAML and one flag per key that `command` reads (--batch-size 16, --pin-memory / --no-pin-memory)."""
+    parser.add_argument("--config", metavar="YAML", help="config file (config/train/x3d_<model>.yaml); the flags "
+                                                         "below override its keys, keys this command does not "
+                                                         "read are accepted and ignored")
     group = parser.add_argument_group("configuration keys (YAML keys, overridable here)")
-    for name, (kind, default, text) in field_help().items():
+    for name, key in config_keys().items():
+        if command not in key.used_by:
+            continue
         flag = "--" + name.replace("_", "-")
-        if kind is bool:
+        if key.type is bool:
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"{text} (default: {default})")
+                               help=f"{key.help} (default: {key.default})")
         else:
-            group.add_argument(flag, dest=name, type=kind, default=None, metavar=kind.__name__.upper(),
-                               help=f"{text} (default: {default!r})")
+            group.add_argument(flag, dest=name, type=key.type, default=None, metavar=key.type.__name__.upper(),
+                               help=f"{key.help} (default: {key.default!r})")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The YAML file named by --config with the flags given on the command line applied over it."""
-    overrides = {name: getattr(args, name) for name in field_help() if getattr(args, name, None) is not None}
+    overrides = {name: getattr(args, name) for name in config_keys() if getattr(args, name, None) is not None}
     return load_config(args.config, overrides)

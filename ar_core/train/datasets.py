@@ -29,7 +29,7 @@ def _video_dataset(config: TrainConfig, spec: ModelSpec, mode: str) -> Dataset:
     knobs = dict(mode=mode, seed=config.seed, num_clips=config.test_clips, num_crops=config.test_crops)
     if config.crop:
         knobs.update(crop=config.crop, short_side=None)  # None: the jitter range follows the crop
-    label_file = config.label_file or None
+    label_file = config.labels or None  # the data set classes keep OpenDR's keyword
 
     def need(*names: str) -> None:
         for name in names:

@@ -50,14 +50,14 @@ def setup_distributed(device: str) -> tuple[DistributedContext, torch.device]:
     return ctx, target
 
 
-def wrap_model(model: nn.Module, ctx: DistributedContext, device: torch.device) -> nn.Module:
+def wrap_network(network: nn.Module, ctx: DistributedContext, device: torch.device) -> nn.Module:
     if not ctx.enabled:
-        return model
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        return network
+    return DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def unwrap_model(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
+def unwrap_network(network: nn.Module) -> nn.Module:
+    return network.module if isinstance(network, DistributedDataParallel) else network
 
 
 def all_gather(obj: Any, ctx: DistributedContext) -> list[Any]:
@@ -78,11 +78,11 @@ def broadcast(obj: Any, ctx: DistributedContext) -> Any:
     return box[0]
 
 
-def sync_buffers(model: nn.Module, ctx: DistributedContext) -> None:
+def sync_buffers(network: nn.Module, ctx: DistributedContext) -> None:
     """Give every rank rank 0's buffers (BatchNorm running statistics). DDP does this before each training
     forward; evaluation in eval mode must do it itself, or each rank scores with its own statistics."""
     if ctx.enabled:
-        for buffer in unwrap_model(model).buffers():
+        for buffer in unwrap_network(network).buffers():
             dist.broadcast(buffer, src=0)
 
 

@@ -25,7 +25,7 @@ from ..eval.evaluator import evaluate
 from .checkpointing import (capture_rng_state, checkpoint_path, load_checkpoint_state, restore_rng_state,
                             save_checkpoint)
 from .config import ConfigError, TrainConfig
-from .distributed import DistributedContext, all_gather, sync_buffers, unwrap_model, wrap_model
+from .distributed import DistributedContext, all_gather, sync_buffers, unwrap_network, wrap_network
 from .loader import Skipped, construction_skips, epoch_batches, make_loader
 from .optim import build_optimizer, build_scheduler
 
@@ -60,18 +60,20 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, config: TrainConfig, classes: list[str], device: torch.device,
-                 ctx: DistributedContext = DistributedContext()):
+    def __init__(self, network: nn.Module, config: TrainConfig, classes: list[str], device: torch.device,
+                 ctx: DistributedContext = DistributedContext(), log_dir: Path | None = None):
+        """log_dir: TensorBoard's folder (default: temp_path/tensorboard; neither: no TensorBoard)."""
         if config.batch_size % ctx.world_size:
             raise ConfigError(f"batch_size: {config.batch_size} does not split evenly over {ctx.world_size} "
                               f"processes")
         self.config, self.classes, self.device, self.ctx = config, classes, device, ctx
         self.batch_size = config.batch_size // ctx.world_size  # per process
-        self.model = wrap_model(model.to(device), ctx, device)
-        self.optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay,
+        self.network = wrap_network(network.to(device), ctx, device)
+        self.optimizer = build_optimizer(network, config.optimizer, config.lr, config.weight_decay,
                                          config.bn_weight_decay, config.momentum)
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
         self.run_dir = Path(config.temp_path) if config.temp_path else None
+        self.log_dir = log_dir or (self.run_dir / "tensorboard" if self.run_dir else None)
 
     def fit(self, train_set: Dataset, val_set: Dataset | None, epochs: int, max_steps: int | None = None,
             resume_from: Path | None = None) -> dict:
@@ -126,24 +128,24 @@ class Trainer:
                 self._save(progress, epoch, per_epoch)
 
     def _step(self, clips: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        self.model.train()
+        self.network.train()
         amp = self.config.amp
         with torch.autocast(self.device.type, dtype=AMP_DTYPES.get(amp), enabled=amp != "off"):
-            loss = F.cross_entropy(self.model(clips), labels)
+            loss = F.cross_entropy(self.network(clips), labels)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.config.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         return loss.detach()
 
     def _validate(self, val_set: Dataset, epoch: int, iteration: int) -> dict:
-        sync_buffers(self.model, self.ctx)
-        model = unwrap_model(self.model).eval()
-        metrics = evaluate(model, val_set, self.classes, self.batch_size, self.device, self.ctx,
+        sync_buffers(self.network, self.ctx)
+        network = unwrap_network(self.network).eval()
+        metrics = evaluate(network, val_set, self.classes, self.batch_size, self.device, self.ctx,
                            num_workers=self.config.num_workers, pin_memory=self.config.pin_memory)
         return {"epoch": epoch + 1, "iteration": iteration, "elapsed_s": time.perf_counter() - self.started,
                 **{f"val_{k}": metrics[k] for k in VAL_KEYS}}
@@ -156,7 +158,7 @@ class Trainer:
 
     def _resume(self, path: Path, per_epoch: int) -> Progress:
         state = load_checkpoint_state(path)
-        unwrap_model(self.model).load_state_dict(state["model"])
+        unwrap_network(self.network).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -186,7 +188,7 @@ class Trainer:
             return
         path = checkpoint_path(self.run_dir, progress.iteration)
         save_checkpoint(path, {
-            "model": unwrap_model(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
+            "model": unwrap_network(self.network).state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "epoch": epoch, "iteration": progress.iteration, "steps_per_epoch": per_epoch,
             "config": self.config.to_dict(), "history": progress.history, "skipped": [list(e) for e in skipped],
@@ -208,11 +210,11 @@ class _Reporter:
         self.bar = tqdm(total=self.total, initial=self.start, desc="train", unit="it", disable=not main,
                         dynamic_ncols=True)
         self.writer = None
-        if main and self.trainer.run_dir is not None:
+        if main and self.trainer.log_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
             # purge_step drops what an interrupted run logged after the checkpoint we resumed from.
-            self.writer = SummaryWriter(str(self.trainer.run_dir / "tensorboard"), purge_step=self.start or None)
+            self.writer = SummaryWriter(str(self.trainer.log_dir), purge_step=self.start or None)
         self._reset()
         return self
 
