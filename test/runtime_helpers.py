@@ -92,7 +92,7 @@ def weights_file() -> Path:
 
 @cache
 def onnx_file() -> Path:
-    from ar_core.runtime.export import export_onnx
+    from ar_core.runtime.onnx_export import export_onnx
 
     return export_onnx(trained_model(), metadata(), folder() / "onnx" / "x3d_xs.onnx")
 

@@ -14,7 +14,9 @@ import torch
 
 import runtime_helpers as helpers
 from ar_core.models import build_model
-from ar_core.runtime import BackendUnavailable, InputShapeError, ModelFormatError, create_engine
+from ar_core.devices import DeviceUnavailable
+from ar_core.runtime import BACKENDS, BackendUnavailable, InputShapeError, ModelFormatError, create_engine
+from ar_core.runtime.backends import backend_device
 from ar_core.runtime.onnxruntime_backend import choose_providers
 
 FP32_TOLERANCE = 1e-4
@@ -85,7 +87,7 @@ def test_onnx_interface_is_documented_names_and_dynamic_batch():
 
 
 def test_opsets_below_18_are_refused(tmp_path):
-    from ar_core.runtime.export import export_onnx
+    from ar_core.runtime.onnx_export import export_onnx
 
     with pytest.raises(ValueError, match="opset must be 18 or higher, got 17"):
         export_onnx(helpers.trained_model(), helpers.metadata(), tmp_path / "m.onnx", opset=17)
@@ -98,7 +100,7 @@ def test_openvino_ir_carries_metadata_and_matches(tmp_path):
     with create_engine(xml, "openvino", num_threads=2) as engine:
         assert engine.metadata == helpers.metadata()
         assert_matches_eager(engine)
-    with pytest.raises(ModelFormatError, match="runs torch models"):
+    with pytest.raises(ModelFormatError, match=r"x3d_xs.xml \(openvino\), not a model of kind torch"):
         create_engine(xml, "torch")
 
 
@@ -134,7 +136,7 @@ def test_directory_picks_the_file_for_the_backend(tmp_path):
     with create_engine(tmp_path, "torch") as engine:
         assert_matches_eager(engine)
     shutil.copy(helpers.onnx_file(), tmp_path / "other.onnx")
-    with pytest.raises(ModelFormatError, match="more than one model of a kind.*other.onnx, x3d_xs.onnx"):
+    with pytest.raises(ModelFormatError, match="more than one model.*other.onnx; x3d_xs.onnx"):
         create_engine(tmp_path, "onnxruntime")
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -159,7 +161,7 @@ def test_files_that_are_not_models_are_refused(tmp_path):
     fake_ir.write_text("<net><layers/></net>")
     with pytest.raises(ModelFormatError, match="fake.xml is not an OpenVINO IR model"):
         create_engine(fake_ir, "openvino")
-    with pytest.raises(FileNotFoundError, match="model not found"):
+    with pytest.raises(FileNotFoundError, match="weights not found"):
         create_engine(tmp_path / "absent.onnx", "onnxruntime")
 
 
@@ -202,7 +204,7 @@ def test_unknown_and_missing_backends_are_named():
         create_engine(helpers.onnx_file(), "tflite")
     with pytest.raises(ValueError, match="unknown precision 'int4'"):
         create_engine(helpers.onnx_file(), "onnxruntime", precision="int4")
-    with pytest.raises(ValueError, match="openvino backend runs on device 'cpu' only"):
+    with pytest.raises(ValueError, match="the openvino backend runs on cpu, got device 'cuda'"):
         create_engine(helpers.onnx_file(), "openvino", device="cuda")
     with pytest.raises(BackendUnavailable, match="torch runs fp16 on CUDA only"):
         create_engine(helpers.trained_model(), "torch", metadata=helpers.metadata(), precision="fp16")
@@ -216,16 +218,24 @@ def test_a_backend_that_is_not_installed_names_its_package():
         create_engine(helpers.onnx_file(), "tensorrt", device="cuda")
 
 
+def test_devices_default_to_auto_and_cuda_without_cuda_is_a_one_line_error():
+    with create_engine(helpers.onnx_file(), "onnxruntime", num_threads=2) as engine:
+        assert engine.device == ("cuda" if torch.cuda.is_available() else "cpu")
+        assert_matches_eager(engine)
+    assert backend_device(BACKENDS["openvino"], "auto") == "cpu"  # auto: where this backend runs
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: no refusal to show")
+    with pytest.raises(DeviceUnavailable, match=r"^device 'cuda:0' requested but CUDA is not available here; "
+                                                r"use auto or cpu$"):
+        create_engine(helpers.onnx_file(), "onnxruntime", device="cuda:0")
+
+
 def test_missing_provider_falls_back_to_cpu_with_a_warning(caplog):
-    if "CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers():
-        pytest.skip("this onnxruntime has CUDA: no fallback to show")
     with caplog.at_level(logging.WARNING, "ar_core.runtime"):
-        engine = create_engine(helpers.onnx_file(), "onnxruntime", device="cuda:0", num_threads=2)
+        chosen = choose_providers("cuda:0", ["CPUExecutionProvider"])
+    assert chosen == [("CPUExecutionProvider", {})]
     assert "CUDAExecutionProvider is not available" in caplog.text
     assert "falling back to CPUExecutionProvider" in caplog.text
-    assert engine.device == "cpu"
-    assert_matches_eager(engine)
-    engine.close()
 
 
 def test_provider_choice_by_device():

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 import runtime_helpers as helpers
-from ar_core.runtime import create_engine
+from ar_core.runtime import InputShapeError, create_engine
 from ar_core.runtime.calibration import CalibrationBatches, open_clip_dataset
-from ar_core.runtime.errors import InputShapeError
 from ar_core.runtime.tensorrt_backend import engine_cache_key
 
 DIGEST = "ab" * 32

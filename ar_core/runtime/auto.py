@@ -18,12 +18,13 @@ import numpy as np
 from torch import nn
 
 from ..atomic import atomic_path
+from ..devices import resolve_device
 from ..models.metadata import ModelMetadata
-from .bench import median_latency_ms
+from .backends import BACKENDS, get_backend, open_backend, open_source
+from .base import BackendUnavailable, InferenceEngine, ModelFormatError
 from .cache import file_digest, host_cpu, runtime_cache_dir
-from .engine import BACKENDS, InferenceEngine, create_engine, get_backend, open_source
-from .errors import BackendUnavailable, ModelFormatError
 from .sources import model_files
+from .timing import median_latency_ms
 
 log = logging.getLogger(__name__)
 
@@ -32,42 +33,45 @@ CUDA_CANDIDATES = ("tensorrt", "onnxruntime", "torch-compile", "torch")
 CHOICES_FILE = "auto-choices.json"
 
 
-def create_auto_engine(source: str | os.PathLike | nn.Module, *, device: str = "cpu", num_threads: int | None = None,
-                       metadata: ModelMetadata | None = None, model: str | None = None, crop: int | None = None,
-                       precision: str = "fp32", cache_dir=None, candidates: Sequence[str] | None = None,
-                       trial_runs: int = 5) -> InferenceEngine:
-    names = _usable(candidates or (CUDA_CANDIDATES if device.startswith("cuda") else CPU_CANDIDATES), source)
+def create_auto_engine(weights_or_network: str | os.PathLike | nn.Module, *, device: str = "auto",
+                       num_threads: int | None = None, metadata: ModelMetadata | None = None, model: str | None = None,
+                       crop: int | None = None, precision: str = "fp32", cache_dir=None,
+                       candidates: Sequence[str] | None = None, trial_runs: int = 5) -> InferenceEngine:
+    device = resolve_device(device)
+    candidates = candidates or (CUDA_CANDIDATES if device.startswith("cuda") else CPU_CANDIDATES)
+    names = _usable(candidates, weights_or_network, model)
     if not names:
-        raise BackendUnavailable(f"auto: none of the backends {', '.join(candidates or CPU_CANDIDATES)} is installed "
-                                 f"and able to run {source}")
+        raise BackendUnavailable(f"auto: none of the backends {', '.join(candidates)} is installed "
+                                 f"and able to run {weights_or_network}")
     settings = dict(device=device, num_threads=num_threads, metadata=metadata, model=model, crop=crop,
                     precision=precision, cache_dir=cache_dir)
     choices_path = runtime_cache_dir(cache_dir) / CHOICES_FILE
-    key = choice_key(_source_digest(source, metadata, model, crop), device, num_threads, precision, names)
+    digest = _source_digest(weights_or_network, metadata, model, crop)
+    key = choice_key(digest, device, num_threads, precision, names)
     remembered = _read_choices(choices_path).get(key, {}).get("backend")
     if remembered in names:
         try:
-            engine = create_engine(source, remembered, **settings)
+            engine = open_backend(weights_or_network, remembered, **settings)
             log.info("auto: %s, as measured before on this host", remembered)
             return engine
         except (BackendUnavailable, ModelFormatError) as err:
             log.warning("auto: the remembered backend %s no longer opens (%s); measuring again", remembered, err)
-    winner, latencies = _trial(source, names, settings, trial_runs)
+    winner, latencies = _trial(weights_or_network, names, settings, trial_runs)
     _remember(choices_path, key, winner.backend, latencies)
     return winner
 
 
-def choice_key(model_digest: str, device: str, num_threads: int | None, precision: str,
+def choice_key(source_digest: str, device: str, num_threads: int | None, precision: str,
                backends: Sequence[str]) -> str:
     """Everything the measured winner depends on, hashed."""
     versions = {name: _version(BACKENDS[name].package) for name in backends}
-    facts = dict(model=model_digest, cpu=host_cpu(), cores=os.cpu_count(), device=device, threads=num_threads,
+    facts = dict(model=source_digest, cpu=host_cpu(), cores=os.cpu_count(), device=device, threads=num_threads,
                  precision=precision, versions=versions)
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _usable(names: Sequence[str], source) -> list[str]:
-    held = {"torch"} if isinstance(source, nn.Module) else set(model_files(source))
+def _usable(names: Sequence[str], weights_or_network, model: str | None) -> list[str]:
+    held = {"torch"} if isinstance(weights_or_network, nn.Module) else set(model_files(weights_or_network, model))
     usable = []
     for name in names:
         backend = get_backend(name)
@@ -80,13 +84,14 @@ def _usable(names: Sequence[str], source) -> list[str]:
     return usable
 
 
-def _trial(source, names: list[str], settings: dict, runs: int) -> tuple[InferenceEngine, dict[str, float]]:
+def _trial(weights_or_network, names: list[str], settings: dict,
+           runs: int) -> tuple[InferenceEngine, dict[str, float]]:
     latencies: dict[str, float] = {}
     best: InferenceEngine | None = None
     for name in names:
         engine = None
         try:
-            engine = create_engine(source, name, **settings)
+            engine = open_backend(weights_or_network, name, **settings)
             clips = np.zeros((1, *engine.metadata.input_shape), np.float32)
             latencies[name] = median_latency_ms(engine, clips, warmup=2, runs=runs)
         except Exception as err:  # a candidate that fails here (e.g. no compiler for torch.compile) is skipped
@@ -107,10 +112,10 @@ def _trial(source, names: list[str], settings: dict, runs: int) -> tuple[Inferen
     return best, latencies
 
 
-def _source_digest(source, metadata: ModelMetadata | None, model: str | None, crop: int | None) -> str:
-    if isinstance(source, nn.Module):
-        return open_source(source, ("torch",), metadata, model, crop).digest
-    files = model_files(source)
+def _source_digest(weights_or_network, metadata: ModelMetadata | None, model: str | None, crop: int | None) -> str:
+    if isinstance(weights_or_network, nn.Module):
+        return open_source(weights_or_network, ("torch",), metadata, model, crop).digest
+    files = model_files(weights_or_network, model)
     parts = [f"{kind}:{file_digest(path)}" for kind, path in sorted(files.items())]
     parts.append(metadata.to_json() if metadata else "")
     parts.append(f"{model}:{crop}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -18,10 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models import build_model, get_spec, load_checkpoint
+from ..data import SyntheticMotion
+from ..models import build_model, get_spec
 from ..models.metadata import ModelMetadata
 from ..models.profile import profile_model
-from .engine import BACKENDS, InferenceEngine, create_engine
+from .backends import BACKENDS
+from .base import InferenceEngine
+from .calibration import CalibrationBatches
+from .factory import create_engine
+from .onnx_export import export_onnx
+from .quantize import quantize_onnx
+from .sources import open_model
+from .timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +59,15 @@ class BenchResult:
     model: str
     crop: int
     frames: int
-    num_threads: int
+    num_threads: int  # 0: each runtime's default
     gmacs_per_clip: float
     peak_gflops_per_s: float
     random_weights: bool
     rows: list[BenchRow]
 
     def table(self) -> str:
-        lines = [f"X3D-{self.model.upper()}, {self.frames}x{self.crop}x{self.crop} clips, {self.num_threads} threads, "
+        threads = f"{self.num_threads} threads" if self.num_threads else "default threads"
+        lines = [f"X3D-{self.model.upper()}, {self.frames}x{self.crop}x{self.crop} clips, {threads}, "
                  f"{self.gmacs_per_clip:.2f} GMACs/clip at this crop; fp32 matmul peak "
                  f"{self.peak_gflops_per_s:.0f} GFLOP/s",
                  "weights: random init (timing only; no checkpoint given)" if self.random_weights else "weights: given",
@@ -71,33 +81,24 @@ class BenchResult:
         return "\n".join(lines)
 
 
-def median_latency_ms(engine: InferenceEngine, clips: np.ndarray, warmup: int = 3, runs: int = 10) -> float:
-    """Median wall time of `runs` predictions after `warmup` untimed ones (allocation, lazy compilation)."""
-    for _ in range(warmup):
-        engine.predict(clips)
-    return statistics.median(_timed(lambda: engine.predict(clips)) for _ in range(runs)) * 1000
-
-
 def matmul_peak_gflops(num_threads: int, size: int = 2048, runs: int = 5) -> float:
-    """GFLOP/s of the best of `runs` fp32 (size x size) @ (size x size) products with `num_threads` threads."""
-    torch.set_num_threads(num_threads)
+    """GFLOP/s of the best of `runs` fp32 (size x size) @ (size x size) products with `num_threads` threads
+    (0: torch's current setting)."""
+    if num_threads:
+        torch.set_num_threads(num_threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b  # warm-up
-    best = min(_timed(lambda: a @ b) for _ in range(runs))
+    best = min(timed(lambda: a @ b) for _ in range(runs))
     return 2 * size ** 3 / best / 1e9
 
 
-def _timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
-def run_bench(model: str, backends: Sequence[str], batches: Sequence[int] = (1, 8), num_threads: int = 2,
-              weights: str | None = None, crop: int | None = None, warmup: int = 3, runs: int = 10,
+def run_bench(model: str, backends: Sequence[str], batch_sizes: Sequence[int] = (1, 8), num_threads: int = 2,
+              weights: str | os.PathLike | None = None, crop: int | None = None, warmup: int = 3, runs: int = 10,
               cache_dir: str | None = None, seed: int = 0) -> BenchResult:
     """Time eager torch and each of `backends` on the same clips in this process.
 
+    weights: anything the model loader opens that holds a torch model (default: random init, fine for timing).
+    num_threads: CPU threads for every backend (0: each runtime's default).
     The timed runs come in ROUNDS blocks per backend, the backends taking turns, so a change of load on a
     shared machine hits all of them alike and the ratios stay fair.
     """
@@ -105,13 +106,15 @@ def run_bench(model: str, backends: Sequence[str], batches: Sequence[int] = (1, 
     names = [REFERENCE, *dict.fromkeys(b for b in backends if b != REFERENCE)]
     for name in names:
         _variant(name)  # refuse unknown names before the slow part
-    torch.manual_seed(seed)
-    net = build_model(spec.name).eval()
     if weights:
-        load_checkpoint(net, weights)
-    metadata = ModelMetadata.for_spec(spec, [f"class {i}" for i in range(net.num_classes)], crop)
+        source = open_model(weights, spec.name, kinds=("torch",), crop=crop)
+        network, metadata = source.module, source.metadata
+    else:
+        torch.manual_seed(seed)
+        network = build_model(spec.name).eval()
+        metadata = ModelMetadata.for_spec(spec, [f"class {i}" for i in range(network.num_classes)], crop)
     # profile_model counts at spec.train_crop; give it the benchmark's crop (FLOPs grow with the crop squared).
-    gmacs = profile_model(net, dataclasses.replace(spec, train_crop=metadata.crop)).gflops
+    gmacs = profile_model(network, dataclasses.replace(spec, train_crop=metadata.crop)).gflops
     peak = matmul_peak_gflops(num_threads)
     rng = np.random.default_rng(seed)
     rows = []
@@ -119,9 +122,9 @@ def run_bench(model: str, backends: Sequence[str], batches: Sequence[int] = (1, 
         engines: dict[str, InferenceEngine] = {}
         try:
             for name in names:
-                engines[name] = _open(name, net, metadata, num_threads, cache_dir, Path(tmp))
-            for batch in batches:
-                clips = rng.standard_normal((batch, *metadata.input_shape)).astype(np.float32)
+                engines[name] = _open(name, network, metadata, num_threads, cache_dir, Path(tmp))
+            for batch_size in batch_sizes:
+                clips = rng.standard_normal((batch_size, *metadata.input_shape)).astype(np.float32)
                 rows += _measure(engines, clips, gmacs, peak, warmup, runs)
         finally:
             for engine in engines.values():
@@ -141,7 +144,7 @@ def _measure(engines: dict[str, InferenceEngine], clips: np.ndarray, gmacs: floa
         for name, engine in engines.items():
             time.sleep(SETTLE_S)  # let the previous backend's worker threads stop spinning
             engine.predict(clips)  # untimed: caches and thread pools of this backend warm again
-            times[name] += [_timed(lambda: engine.predict(clips)) for _ in range(per_block)]
+            times[name] += [timed(lambda: engine.predict(clips)) for _ in range(per_block)]
     reference_ms = statistics.median(times[REFERENCE]) * 1000
     reference = outputs[REFERENCE]
     rows = []
@@ -167,20 +170,15 @@ def _variant(name: str) -> tuple[str, str]:
     raise ValueError(f"unknown benchmark backend {name!r}; valid: {', '.join(valid)}")
 
 
-def _open(name: str, net: torch.nn.Module, metadata: ModelMetadata, num_threads: int, cache_dir: str | None,
+def _open(name: str, network: torch.nn.Module, metadata: ModelMetadata, num_threads: int, cache_dir: str | None,
           tmp: Path) -> InferenceEngine:
     backend, variant = _variant(name)
     if variant != "int8":
-        return create_engine(net, backend, num_threads=num_threads, metadata=metadata, cache_dir=cache_dir,
+        return create_engine(network, backend, num_threads=num_threads, metadata=metadata, cache_dir=cache_dir,
                              precision=variant, device="cuda" if backend == "tensorrt" else "cpu")
-    from ..data import SyntheticMotion
-    from .calibration import CalibrationBatches
-    from .export import export_onnx
-    from .quantize import quantize_onnx
-
     fp32, int8 = tmp / "fp32.onnx", tmp / "int8.onnx"
     if not int8.is_file():
-        export_onnx(net, metadata, fp32)
+        export_onnx(network, metadata, fp32)
         clips = SyntheticMotion(32, frames=metadata.frames, size=metadata.crop, mean=metadata.mean, std=metadata.std)
         quantize_onnx(fp32, int8, CalibrationBatches(clips, batch_size=8, input_shape=metadata.input_shape))
     return create_engine(int8, backend, num_threads=num_threads, cache_dir=cache_dir)

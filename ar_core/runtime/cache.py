@@ -29,10 +29,10 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def module_digest(model: nn.Module) -> str:
+def module_digest(network: nn.Module) -> str:
     """SHA-256 over a module's class, state-dict names, shapes and values: equal weights give equal digests."""
-    digest = hashlib.sha256(type(model).__qualname__.encode())
-    for name, tensor in sorted(model.state_dict().items()):
+    digest = hashlib.sha256(type(network).__qualname__.encode())
+    for name, tensor in sorted(network.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Subset
 
 from ..models.metadata import ModelMetadata
-from .errors import InputShapeError
+from .base import InputShapeError
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,9 @@ import os
 import numpy as np
 
 from ..models.metadata import ModelMetadata
+from .base import BackendUnavailable, Clips, InferenceEngine, ModelFormatError
 from .cache import runtime_cache_dir
-from .engine import Clips, InferenceEngine
-from .errors import BackendUnavailable, ModelFormatError
-from .export import cached_onnx
+from .onnx_export import cached_onnx
 from .sources import ModelSource
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,8 @@ import os
 import numpy as np
 
 from ..models.metadata import ModelMetadata
-from .engine import Clips, InferenceEngine
-from .errors import ModelFormatError
-from .export import cached_onnx
+from .base import Clips, InferenceEngine, ModelFormatError
+from .onnx_export import cached_onnx
 from .sources import ModelSource
 
 HINTS = ("latency", "throughput")
@@ -57,7 +56,5 @@ class OpenVinoEngine(InferenceEngine):
 
 def open_engine(source: ModelSource, device: str = "cpu", num_threads: int | None = None, precision: str = "fp32",
                 cache_dir=None, performance_hint: str = "latency") -> OpenVinoEngine:
-    if device != "cpu":
-        raise ValueError(f"the openvino backend runs on device 'cpu' only, got {device!r}")
     path = source.path if source.kind == "openvino" else cached_onnx(source, cache_dir)
     return OpenVinoEngine(path, source.metadata, num_threads, precision, performance_hint)

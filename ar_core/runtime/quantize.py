@@ -16,17 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from .base import InferenceEngine
 from .calibration import CalibrationBatches
 from .embedded import set_onnx_metadata
-from .engine import InferenceEngine
-from .sources import open_file
+from .sources import open_model
 
 log = logging.getLogger(__name__)
 
 
-def quantize_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, calibration: CalibrationBatches,
+def quantize_onnx(onnx_path: str | os.PathLike, out_path: str | os.PathLike, calibration: CalibrationBatches,
                   per_channel: bool = True) -> Path:
-    """Write an INT8 (Q/DQ) copy of the ONNX model at `model_path` to `out_path`, atomically.
+    """Write an INT8 (Q/DQ) copy of the ONNX model at `onnx_path` to `out_path`, atomically.
 
     Its metadata is the original's plus extra["quantization"] (method, calibration clip count).
     """
@@ -35,11 +35,9 @@ def quantize_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, ca
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    source = open_file(Path(model_path))
-    if source.kind != "onnx":
-        raise ValueError(f"{model_path} holds a model of kind {source.kind!r}; quantize_onnx takes an ONNX file")
+    source = open_model(onnx_path, kinds=("onnx",))
     if "quantization" in source.metadata.extra:
-        raise ValueError(f"{model_path} is already quantized ({source.metadata.extra['quantization']})")
+        raise ValueError(f"{onnx_path} is already quantized ({source.metadata.extra['quantization']})")
 
     class Reader(CalibrationDataReader):
         def __init__(self, input_name: str):
@@ -63,7 +61,7 @@ def quantize_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, ca
     set_onnx_metadata(proto, source.metadata.replace(extra={**source.metadata.extra, "quantization": details}))
     with atomic_path(out_path) as tmp_path:
         onnx.save(proto, str(tmp_path))
-    log.info("quantized %s -> %s on %d calibration clips", model_path, out_path, calibration.num_samples)
+    log.info("quantized %s -> %s on %d calibration clips", onnx_path, out_path, calibration.num_samples)
     return out_path
 
 

@@ -1,37 +1,56 @@
-"""What `create_engine` was given, opened as a ModelSource: the model (a module or a file), its kind and metadata.
+"""The one model loader: whatever a user names as weights, opened as a ModelSource.
 
-Kinds: "torch" (an nn.Module, or a .pth/.pyth/.pt state dict), "onnx" (.onnx), "openvino" (.xml IR) and
-"tensorrt" (.engine/.plan). Metadata comes from the file itself (ONNX metadata_props, OpenVINO rt_info),
-else from `<stem>.json` beside it, else from what the caller passes. Every check that can be made without
-running the model happens here: input shape and class count against the metadata.
+`open_model(weights, model)` takes
+    PyTorch weights  .pth / .pt (a state dict) or an official SlowFast .pyth
+    their metadata   <stem>.json: the model file of the same stem beside it is opened
+    an export        .onnx, OpenVINO .xml (+ .bin), TensorRT .engine / .plan
+    a folder         written by X3DLearner.save(): x3d_xs.*, then x3d_xs_1.*, x3d_xs_2.*, ... (the newest
+                     complete version: the one with the highest number whose .json is there), or holding
+                     official x3d_<size>.pyth files (the one for `model`)
+`kinds` are the kinds the caller runs, preferred first: given a folder holding x3d_xs.pth and x3d_xs.onnx,
+kinds=("onnx", "torch") opens the ONNX file. Kinds: "torch" (weights), "onnx", "openvino", "tensorrt".
+
+Metadata comes from `metadata=`, else the file itself (ONNX metadata_props, OpenVINO rt_info), else
+`<stem>.json` beside it, else (PyTorch weights only) the spec of `model`, or of the size an official
+checkpoint's file name says, with the Kinetics-400 class names. Every check that can be made without running
+the model happens here: input shape, class count and size against the metadata.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from torch import nn
 
+from ..hub import CHECKPOINTS
 from ..labels import kinetics400_labels
 from ..models import KINETICS_CLASSES, build_model, get_spec
 from ..models.checkpoints import HEAD_KEYS, load_state_dict, read_state_dict
 from ..models.metadata import ModelMetadata
+from .base import ModelFormatError, WeightsNotFound, require_package
 from .cache import file_digest, module_digest
-from .errors import ModelFormatError
+from .embedded import onnx_metadata, openvino_metadata
 
+KINDS = ("torch", "onnx", "openvino", "tensorrt")
 KINDS_BY_SUFFIX = {".pth": "torch", ".pyth": "torch", ".pt": "torch", ".onnx": "onnx", ".xml": "openvino",
                    ".engine": "tensorrt", ".plan": "tensorrt"}
+METADATA_SUFFIX = ".json"
+# A saved model's file stem: its base name, then _<version> from the second save into the same folder on.
+VERSIONED = re.compile(r"^(?P<base>.+?)(?:_(?P<version>\d+))?$")
+OFFICIAL_SIZES = {checkpoint.filename: name for name, checkpoint in CHECKPOINTS.items()}
 
 
 @dataclass
 class ModelSource:
     kind: str  # torch | onnx | openvino | tensorrt
     metadata: ModelMetadata
-    path: Path | None = None  # the file, or None for an in-memory module
-    module: nn.Module | None = field(default=None, repr=False)
+    path: Path | None = None  # the model file, or None for an in-memory network
+    module: nn.Module | None = field(default=None, repr=False)  # torch kind: in eval mode, weights loaded
 
     @property
     def name(self) -> str:
@@ -44,55 +63,125 @@ class ModelSource:
         return f"{weights[:32]}-{_text_digest(self.metadata.to_json())[:8]}"
 
 
-def model_files(source: str | os.PathLike) -> dict[str, Path]:
-    """kind -> file for a model file, or for each kind of model file in a directory (one of each at most)."""
-    path = Path(source).expanduser()
-    if path.is_file():
-        return {_kind_of(path): path}
-    if not path.is_dir():
-        raise FileNotFoundError(f"model not found: {path}")
-    found: dict[str, list[Path]] = {}
-    for child in sorted(path.iterdir()):
-        if child.is_file() and child.suffix.lower() in KINDS_BY_SUFFIX:
-            found.setdefault(KINDS_BY_SUFFIX[child.suffix.lower()], []).append(child)
-    if not found:
-        raise ModelFormatError(f"no model file in {path} (looked for {', '.join(sorted(KINDS_BY_SUFFIX))})")
-    ambiguous = {kind: files for kind, files in found.items() if len(files) > 1}
-    if ambiguous:
-        listing = "; ".join(f"{kind}: {', '.join(f.name for f in files)}" for kind, files in ambiguous.items())
-        raise ModelFormatError(f"{path} holds more than one model of a kind ({listing}); name the file instead")
-    return {kind: files[0] for kind, files in found.items()}
+def open_model(weights: str | os.PathLike, model: str | None = None, *, kinds: Sequence[str] | None = None,
+               metadata: ModelMetadata | None = None, crop: int | None = None) -> ModelSource:
+    """The model that `weights` names, of the first of `kinds` (default: any) it holds.
 
-
-def open_file(path: Path, metadata: ModelMetadata | None = None, model: str | None = None,
-              crop: int | None = None) -> ModelSource:
-    """Open one model file; `metadata` replaces what the file carries, `model` must agree with it."""
+    model: the size (xs, s, m, l): picks a folder's x3d_<size> files, describes weights that have no metadata,
+        and must agree with the metadata otherwise.
+    metadata: replaces what the files carry.
+    crop: run at this crop (torch models only; an export keeps the crop it was made for).
+    """
+    kind, path = next(iter(model_files(weights, model, kinds).items()))
     opener = {"torch": _open_weights, "onnx": _open_onnx, "openvino": _open_openvino, "tensorrt": _open_tensorrt}
-    source = opener[_kind_of(path)](path, metadata, model)
+    source = opener[kind](path, metadata, model)
     _check_model_name(source, model)
     return _with_crop(source, crop)
 
 
-def from_module(module: nn.Module, metadata: ModelMetadata | None = None, model: str | None = None,
-                crop: int | None = None) -> ModelSource:
-    """An in-memory model; X3D modules with 400 classes describe themselves, others need `metadata`."""
+def open_network(network: nn.Module, metadata: ModelMetadata | None = None, model: str | None = None,
+                 crop: int | None = None) -> ModelSource:
+    """An in-memory network; X3D networks with 400 classes describe themselves, others need `metadata`."""
     if metadata is None:
-        spec = getattr(module, "spec", None)
+        spec = getattr(network, "spec", None)
         if spec is None:
-            raise ModelFormatError(f"a {type(module).__name__} module needs metadata=ModelMetadata(...)")
-        metadata = ModelMetadata.for_spec(spec, _default_classes(_module_classes(module), "the module"))
-    source = ModelSource("torch", metadata, module=module)
-    _check_head(source, _module_classes(module))
+            raise ModelFormatError(f"a {type(network).__name__} module needs metadata=ModelMetadata(...)")
+        metadata = ModelMetadata.for_spec(spec, _default_classes(_network_classes(network), "the module"))
+    source = ModelSource("torch", metadata, module=network)
+    _check_head(source, _network_classes(network))
     _check_model_name(source, model)
     return _with_crop(source, crop)
+
+
+def model_files(weights: str | os.PathLike, model: str | None = None,
+                kinds: Sequence[str] | None = None) -> dict[str, Path]:
+    """kind -> file of the one model that `weights` names, for each of `kinds` it holds, in `kinds`' order."""
+    kinds = _checked_kinds(kinds)
+    path = Path(weights).expanduser()
+    if path.is_dir():
+        files = _folder_files(path, model, kinds)
+    elif path.is_file() and path.suffix.lower() == METADATA_SUFFIX:
+        files = _files_of_stem(path.parent, path.stem)
+        if not files:
+            raise ModelFormatError(f"{path}: no model file beside it (looked for {path.stem} with a suffix of "
+                                   f"{', '.join(KINDS_BY_SUFFIX)})")
+    elif path.is_file():
+        files = {_kind_of(path): path}
+    else:
+        raise WeightsNotFound(f"weights not found: {path}")
+    usable = {kind: files[kind] for kind in kinds if kind in files}
+    if not usable:
+        held = ", ".join(f"{file.name} ({kind})" for kind, file in files.items())
+        raise ModelFormatError(f"{path} holds {held}, not a model of kind {' or '.join(kinds)}")
+    return usable
+
+
+def free_stem(folder: Path, base: str) -> str:
+    """base, base_1, base_2, ...: the first version of which no file exists in `folder` (for save())."""
+    version = 0
+    while True:
+        stem = base if version == 0 else f"{base}_{version}"
+        if not any((folder / f"{stem}{suffix}").exists() for suffix in (*KINDS_BY_SUFFIX, METADATA_SUFFIX)):
+            return stem
+        version += 1
+
+
+def _checked_kinds(kinds: Sequence[str] | None) -> tuple[str, ...]:
+    if kinds is None:
+        return KINDS
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"model kinds must be some of {', '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
+    return tuple(kinds)
 
 
 def _kind_of(path: Path) -> str:
     kind = KINDS_BY_SUFFIX.get(path.suffix.lower())
     if kind is None:
         raise ModelFormatError(f"{path} is not a model file: unknown suffix {path.suffix!r} "
-                               f"(expected one of {', '.join(sorted(KINDS_BY_SUFFIX))})")
+                               f"(expected one of {', '.join(sorted([*KINDS_BY_SUFFIX, METADATA_SUFFIX]))})")
     return kind
+
+
+def _files_of_stem(folder: Path, stem: str) -> dict[str, Path]:
+    return {KINDS_BY_SUFFIX[suffix]: folder / f"{stem}{suffix}" for suffix in KINDS_BY_SUFFIX
+            if (folder / f"{stem}{suffix}").is_file()}
+
+
+def _folder_files(folder: Path, model: str | None, kinds: tuple[str, ...]) -> dict[str, Path]:
+    """The files of the one model in `folder` that holds one of `kinds`: for a saved model, its newest version."""
+    stems: dict[str, dict[str, Path]] = {}
+    for child in sorted(folder.iterdir()):
+        kind = KINDS_BY_SUFFIX.get(child.suffix.lower())
+        if kind is None or not child.is_file():
+            continue
+        files = stems.setdefault(child.stem, {})
+        if kind in files:
+            raise ModelFormatError(f"{folder} holds two {kind} files named {child.stem}: {files[kind].name} and "
+                                   f"{child.name}; name the file instead")
+        files[kind] = child
+    if not stems:
+        raise ModelFormatError(f"no model file in {folder} (looked for {', '.join(sorted(KINDS_BY_SUFFIX))})")
+    usable = {stem: files for stem, files in stems.items() if set(files) & set(kinds)}
+    if not usable:
+        held = ", ".join(file.name for files in stems.values() for file in files.values())
+        raise ModelFormatError(f"{folder} holds {held}, not a model of kind {' or '.join(kinds)}")
+    versions: dict[str, list[tuple[int, str]]] = {}
+    for stem in usable:
+        match = VERSIONED.match(stem)
+        versions.setdefault(match["base"], []).append((int(match["version"] or 0), stem))
+    if len(versions) > 1 and model is not None and f"x3d_{get_spec(model).name}" in versions:
+        versions = {base: found for base, found in versions.items() if base == f"x3d_{get_spec(model).name}"}
+    if len(versions) > 1:
+        listing = "; ".join(", ".join(file.name for _, stem in sorted(found) for file in usable[stem].values())
+                            for found in versions.values())
+        hint = (f"none is named x3d_{get_spec(model).name}" if model is not None else
+                "say which with model='xs'|'s'|'m'|'l' (files x3d_<size>.*)")
+        raise ModelFormatError(f"{folder} holds more than one model ({listing}): {hint}, or name the file")
+    (found,) = versions.values()
+    # save() writes the .json last, so a version without one is unfinished (unless none has one).
+    complete = [(version, stem) for version, stem in found if (folder / f"{stem}{METADATA_SUFFIX}").is_file()]
+    return usable[max(complete or found)[1]]
 
 
 def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None) -> ModelSource:
@@ -103,22 +192,21 @@ def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None)
     num_classes = head.shape[0]
     metadata = metadata or _metadata_beside(path)
     if metadata is None:
-        if model is None:
-            raise ModelFormatError(f"{path} has no metadata ({path.with_suffix('.json').name} beside it); "
+        size = model or OFFICIAL_SIZES.get(path.name)
+        if size is None:
+            raise ModelFormatError(f"{path} has no metadata ({path.with_suffix(METADATA_SUFFIX).name} beside it); "
                                    f"say which X3D size it is (model='xs'|'s'|'m'|'l')")
-        metadata = ModelMetadata.for_spec(get_spec(model), _default_classes(num_classes, str(path)))
-    module = build_model(metadata.model, num_classes=num_classes).eval()
-    source = ModelSource("torch", metadata, path, module)
+        metadata = ModelMetadata.for_spec(get_spec(size), _default_classes(num_classes, str(path)))
+    network = build_model(metadata.model, num_classes=num_classes).eval()
+    source = ModelSource("torch", metadata, path, network)
     _check_head(source, num_classes)
-    load_state_dict(module, state, source=str(path))
+    load_state_dict(network, state, source=str(path))
     return source
 
 
 def _open_onnx(path: Path, metadata: ModelMetadata | None, model: str | None) -> ModelSource:
-    import onnx
+    onnx = require_package("onnx", f"reading {path}")
     from google.protobuf.message import DecodeError
-
-    from .embedded import onnx_metadata
 
     try:
         proto = onnx.load(str(path), load_external_data=False)
@@ -134,9 +222,6 @@ def _open_onnx(path: Path, metadata: ModelMetadata | None, model: str | None) ->
 
 
 def _open_openvino(path: Path, metadata: ModelMetadata | None, model: str | None) -> ModelSource:
-    from .embedded import openvino_metadata
-    from .engine import require_package
-
     ov = require_package("openvino", f"reading {path}")
     try:
         ov_model = ov.Core().read_model(str(path))
@@ -154,14 +239,15 @@ def _open_tensorrt(path: Path, metadata: ModelMetadata | None, model: str | None
 
 
 def _metadata_beside(path: Path) -> ModelMetadata | None:
-    beside = path.with_suffix(".json")
+    beside = path.with_suffix(METADATA_SUFFIX)
     return ModelMetadata.read_json(beside) if beside.is_file() else None
 
 
 def _require_metadata(source: ModelSource, path: Path) -> ModelSource:
     if source.metadata is None:
-        raise ModelFormatError(f"{path} carries no ar_core metadata and there is no {path.with_suffix('.json').name} "
-                               f"beside it: export it with `ar-core export` or pass metadata=ModelMetadata(...)")
+        raise ModelFormatError(f"{path} carries no ar_core metadata and there is no "
+                               f"{path.with_suffix(METADATA_SUFFIX).name} beside it: export it with `ar-core export` "
+                               f"or pass metadata=ModelMetadata(...)")
     return source
 
 
@@ -173,8 +259,8 @@ def _default_classes(num_classes: int, what: str) -> list[str]:
     return list(kinetics400_labels())
 
 
-def _module_classes(module: nn.Module) -> int | None:
-    return getattr(module, "num_classes", None)
+def _network_classes(network: nn.Module) -> int | None:
+    return getattr(network, "num_classes", None)
 
 
 def _check_head(source: ModelSource, num_classes: int | None) -> None:

@@ -19,11 +19,10 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..models.metadata import ModelMetadata
+from .base import Clips, InferenceEngine, ModelFormatError, require_package
 from .cache import file_digest, runtime_cache_dir
 from .calibration import CalibrationBatches
-from .engine import Clips, InferenceEngine, require_package
-from .errors import BackendUnavailable, ModelFormatError
-from .export import cached_onnx
+from .onnx_export import cached_onnx
 from .sources import ModelSource
 
 log = logging.getLogger(__name__)
@@ -165,11 +164,6 @@ def open_engine(source: ModelSource, device: str = "cuda", num_threads: int | No
                 cache_dir=None, max_batch: int = 8, workspace_gb: float = 2.0) -> TensorRTEngine:
     import torch
 
-    if not device.startswith("cuda"):
-        raise ValueError(f"the tensorrt backend runs on cuda[:N], got device {device!r}")
-    if not torch.cuda.is_available():
-        raise BackendUnavailable(f"no CUDA device for TensorRT (device={device!r}): torch.cuda.is_available() "
-                                 f"is False")
     if source.kind == "tensorrt":
         return TensorRTEngine(source.path.read_bytes(), source.metadata, device, str(source.path))
     trt = require_package("tensorrt", "backend 'tensorrt'")

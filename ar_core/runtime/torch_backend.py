@@ -14,34 +14,33 @@ import torch
 from torch import nn
 
 from ..models.metadata import ModelMetadata
-from .engine import Clips, InferenceEngine
-from .errors import BackendUnavailable
+from .base import BackendUnavailable, Clips, InferenceEngine
 from .sources import ModelSource
 
 log = logging.getLogger(__name__)
 
 
 class TorchEngine(InferenceEngine):
-    def __init__(self, model: nn.Module, metadata: ModelMetadata, device: str = "cpu", num_threads: int | None = None,
-                 compile: bool = False, precision: str = "fp32"):
-        target = _device(device)
+    def __init__(self, network: nn.Module, metadata: ModelMetadata, device: str = "cpu",
+                 num_threads: int | None = None, compile: bool = False, precision: str = "fp32"):
+        target = torch.device(device)
         if precision == "fp16" and target.type != "cuda":
             raise BackendUnavailable("torch runs fp16 on CUDA only; use precision='fp32' on the CPU")
         super().__init__(metadata, str(target))
         self.backend = "torch-compile" if compile else "torch"
         if num_threads:
             torch.set_num_threads(num_threads)
-        # A copy, so the caller's module keeps its mode, device and memory format.
-        self.model = copy.deepcopy(model).eval().to(target)
+        # A copy, so the caller's network keeps its mode, device and memory format.
+        self.network = copy.deepcopy(network).eval().to(target)
         self.autocast = precision == "fp16"
         if target.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last_3d)
-        self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model
+            self.network = self.network.to(memory_format=torch.channels_last_3d)
+        self.forward: Callable[[torch.Tensor], torch.Tensor] = self.network
         if compile:
             mode = "reduce-overhead" if target.type == "cuda" else None  # reduce-overhead = CUDA graphs
-            self.forward = torch.compile(self.model, mode=mode, dynamic=False, options={"freezing": True})
+            self.forward = torch.compile(self.network, mode=mode, dynamic=False, options={"freezing": True})
         elif target.type == "cuda":
-            self.forward = CudaGraphs(self.model)
+            self.forward = CudaGraphs(self.network)
 
     def _predict(self, clips: Clips) -> np.ndarray:
         clips = torch.as_tensor(clips).to(self.device, non_blocking=True)
@@ -51,7 +50,7 @@ class TorchEngine(InferenceEngine):
             return self.forward(clips).float().cpu().numpy()
 
     def _release(self) -> None:
-        self.model = self.forward = None
+        self.network = self.forward = None
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()
 
@@ -84,18 +83,6 @@ class CudaGraphs:
         with torch.cuda.graph(graph):
             static_out = self.function(static_in)
         return graph, static_in, static_out
-
-
-def _device(device: str) -> torch.device:
-    try:
-        target = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r} for torch: {err}") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailable(f"no CUDA device for torch (device={device!r}): torch.cuda.is_available() is False")
-    if target.type not in ("cpu", "cuda"):
-        raise ValueError(f"torch backend runs on cpu or cuda[:N], not {device!r}")
-    return target
 
 
 def open_engine(source: ModelSource, device: str = "cpu", num_threads: int | None = None, precision: str = "fp32",

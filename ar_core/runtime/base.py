@@ -1,0 +1,105 @@
+"""What every runtime shares: the engine interface, the errors, and importing a backend's package.
+
+All errors are ValueErrors (FileNotFoundError for missing weights) whose message names the file, backend or
+shape at fault.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+from ..models.metadata import ModelMetadata
+
+Clips = np.ndarray | torch.Tensor
+# pip distributions that provide each package, for the error message when one is missing.
+INSTALL_HINTS = {"onnxruntime": "onnxruntime (CPU) or onnxruntime-gpu", "openvino": "openvino",
+                 "tensorrt": "tensorrt-cu12 (see requirements-gpu.txt)", "torch": "torch", "onnx": "onnx"}
+
+
+class ModelFormatError(ValueError):
+    """A file that is not a model, or not one this caller can run, or whose parts disagree."""
+
+
+class WeightsNotFound(FileNotFoundError):
+    """No weights where the user pointed, or no cached official checkpoint; the message says what to run."""
+
+
+class InputShapeError(ValueError):
+    """Clips that do not fit the model's input."""
+
+
+class BackendUnavailable(ValueError):
+    """A backend whose Python package, provider or device is missing on this machine."""
+
+
+def require_package(package: str, purpose: str) -> ModuleType:
+    """Import `package`, or raise BackendUnavailable naming what to install."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as err:
+        raise BackendUnavailable(f"{purpose} needs the Python package {package!r}, which is not installed "
+                                 f"here ({err}); install {INSTALL_HINTS.get(package, package)}") from None
+
+
+class InferenceEngine(ABC):
+    """Runs one model. `predict` takes clips (N, 3, T, S, S) float32, numpy or torch, normalised as the
+    metadata says, and returns class probabilities (N, classes) as float32 numpy."""
+
+    backend: str  # the name create_engine knows it by
+
+    def __init__(self, metadata: ModelMetadata, device: str):
+        self.metadata = metadata
+        self.device = device  # where it actually runs (after any fallback)
+        self.weights: Path | None = None  # the model file it was opened from (None: an in-memory network)
+        self.closed = False
+
+    def predict(self, clips: Clips) -> np.ndarray:
+        if self.closed:
+            raise RuntimeError(f"{self!r} is closed")
+        self._check_clips(clips)
+        return np.asarray(self._predict(clips), dtype=np.float32)
+
+    def close(self) -> None:
+        """Release the model and its memory (GPU memory too); the engine cannot predict afterwards."""
+        if not self.closed:
+            self._release()
+            self.closed = True
+
+    @abstractmethod
+    def _predict(self, clips: Clips) -> np.ndarray:
+        """Probabilities for clips that passed the checks."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Drop the runtime's objects so their memory is freed."""
+
+    def __enter__(self) -> "InferenceEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.metadata.input_shape))
+        return (f"{type(self).__name__}(backend={self.backend!r}, device={self.device!r}, "
+                f"model=X3D-{self.metadata.model.upper()}, clips={shape}, classes={self.metadata.num_classes})")
+
+    def _check_clips(self, clips: Clips) -> None:
+        if not isinstance(clips, (np.ndarray, torch.Tensor)):
+            raise InputShapeError(f"clips must be a numpy array or torch tensor, got {type(clips).__name__}")
+        if clips.dtype not in (np.float32, torch.float32):
+            raise InputShapeError(f"clips must be float32 (normalised RGB), got {clips.dtype}")
+        expected = self.metadata.input_shape
+        shape = tuple(clips.shape)
+        if len(shape) == 4 and shape == expected:
+            raise InputShapeError(f"got one clip of shape {shape}; predict takes a batch (N, 3, T, S, S): "
+                                  f"use clips[None]")
+        if len(shape) != 5 or shape[1:] != expected or shape[0] < 1:
+            got = "x".join(map(str, shape[1:])) if len(shape) == 5 else f"an array of shape {shape}"
+            raise InputShapeError(f"model expects {'x'.join(map(str, expected))} clips, got {got} "
+                                  f"(batch shape {shape})")
