@@ -46,12 +46,12 @@ def test_export_refusals(args, message, tmp_path, capsys):
 
 def test_export_of_missing_weights(tmp_path, capsys):
     assert main(["export", "--weights", str(tmp_path / "nope.pth"), "--format", "onnx", "--out", str(tmp_path)]) == 2
-    assert "weights file not found" in capsys.readouterr().err
+    assert f"weights not found: {tmp_path / 'nope.pth'}" in capsys.readouterr().err
 
 
 def test_bench_prints_a_side_by_side_table(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AR_ROS_CACHE", str(tmp_path))  # the ONNX export for onnxruntime/openvino goes here
-    code = main(["bench", "--model", "xs", "--crop", "64", "--batch", "1,2", "--runs", "3", "--threads", "1",
+    code = main(["bench", "--model", "xs", "--crop", "64", "--batch-size", "1,2", "--runs", "3", "--num-threads", "1",
                  "--backends", "openvino"])
     assert code == 0
     out = capsys.readouterr().out
