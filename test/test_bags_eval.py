@@ -15,8 +15,8 @@ from ar_core.bags.evaluate import evaluate_bag, score_predictions, simulate_work
 from ar_core.bags.truth import Segment
 from ar_core.cli import main
 from ar_core.session import open_session
-from ar_core.stream.image import decode_compressed, to_rgb
 from ar_core.stream.clip_buffer import ClipBuffer
+from ar_core.stream.image import decode_compressed, to_rgb
 from ar_core.stream.pipeline import rank
 from ar_core.stream.preprocess import FramePreprocessor
 from ar_core.stream.settings import BAG_EVAL, load_settings
@@ -25,13 +25,7 @@ from bag_helpers import DELAY_S, TOPIC, cut, make_labelled_bag, make_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """ActivityStream, the one frame path, on a real X3D-XS engine: what it converts, when it restarts, what it counts."""
 import numpy as np
 import pytest
-import torch
 
 from ar_core.stream.image import ImageError
 from ar_core.stream.pipeline import BAD_FRAME, SIZE_CHANGE, TIME_JUMP, ActivityStream
@@ -13,8 +12,7 @@ INTERVAL = 0.4  # X3D-XS: every 12th frame of a 30 fps video
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.set_num_threads(1)
+def weights(tmp_path_factory, one_torch_thread):
     return make_model(tmp_path_factory.mktemp("model"), crop=32)
 
 
