@@ -1,5 +1,5 @@
 """ar_core: X3D activity recognition without ROS: models, data, training, export and runtimes."""
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name: str):

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import atomic_path
 from .specs import MODEL_SPECS, ModelSpec, sample_interval_s
 
