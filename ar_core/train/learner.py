@@ -56,11 +56,11 @@ def default_classes(num_classes: int) -> list[str]:
 
 
 class X3DLearner:
-    """Every keyword is a TrainConfig field (see `ar-core train --help`); the OpenDR ones are spelled out.
+    """Every keyword but `threshold` is a TrainConfig field (see `ar-core train --help`); OpenDR's are spelled out.
 
     Differences from OpenDR: `device` defaults to "auto" (CUDA when present, else the CPU; OpenDR: "cuda"), and
-    `threshold` (OpenDR fixes it at 0.0) makes infer() leave out predictions scoring below it, as the node's
-    `score_threshold` does.
+    `threshold` (OpenDR fixes it at 0.0) makes infer() leave out a clip's prediction (None in its place) when it
+    scores below it, as the node's `score_threshold` leaves out classes.
     """
 
     def __init__(self, lr: float = 1e-3, iters: int = 10, batch_size: int = 64, optimizer: str = "adam",
