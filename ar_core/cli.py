@@ -200,14 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=cmd_export)
 
-    bench = commands.add_parser("bench", help=cmd_bench.__doc__, description=cmd_bench.__doc__)
+    # No abbreviations: the old --batch must not pass for --batch-size.
+    bench = commands.add_parser("bench", help=cmd_bench.__doc__, description=cmd_bench.__doc__, allow_abbrev=False)
     bench.add_argument("--model", required=True, choices=list(MODEL_SPECS), help="model name")
     bench.add_argument("--backends", default="torch,torch-compile,onnxruntime,openvino",
                        help="comma-separated: torch, torch-compile, onnxruntime, openvino, tensorrt, "
                             "onnxruntime-int8, openvino-int8 (eager torch is always measured)")
     bench.add_argument("--batch-size", type=_batch_sizes, default=[1, 8], metavar="N[,N...]",
                        help="batch sizes, comma-separated (default: 1,8)")
-    bench.add_argument("--num-threads", type=int, default=2,
+    bench.add_argument("--num-threads", type=int, default=2, metavar="N",
                        help="CPU threads for every backend (0: each runtime's default; default: 2)")
     bench.add_argument("--weights", help="PyTorch weights, their .json or a run folder (default: random init, "
                                          "fine for timing)")

@@ -1,11 +1,14 @@
 """`ar-core export` and `ar-core bench`, run as the command line runs them (ar_core.cli.main)."""
 import importlib.util
+import shutil
 
 import numpy as np
 import pytest
+import torch
 
 import runtime_helpers as helpers
 from ar_core.cli import main
+from ar_core.models import build_model
 from ar_core.runtime import create_engine
 
 
@@ -16,6 +19,20 @@ def test_export_onnx_then_run_it_alone(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x3d_xs.onnx"]  # nothing half-written left over
     with create_engine(path, "onnxruntime", num_threads=2) as engine:
         assert engine.metadata == helpers.metadata()
+        np.testing.assert_allclose(engine.predict(helpers.test_clips()), helpers.eager_probabilities(), atol=1e-4)
+
+
+def test_export_takes_a_run_folder_and_exports_its_newest_version(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(build_model("xs", num_classes=helpers.CLASSES).state_dict(), run / "x3d_xs.pth")  # untrained
+    helpers.metadata().write_json(run / "x3d_xs.json")
+    shutil.copy(helpers.weights_file(), run / "x3d_xs_1.pth")  # the trained model, saved second
+    shutil.copy(helpers.weights_file().with_suffix(".json"), run / "x3d_xs_1.json")
+    out = tmp_path / "out"
+    assert main(["export", "--weights", str(run), "--format", "onnx", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.split() == [str(out / "x3d_xs.onnx")]
+    with create_engine(out / "x3d_xs.onnx", "onnxruntime", num_threads=2) as engine:
         np.testing.assert_allclose(engine.predict(helpers.test_clips()), helpers.eager_probabilities(), atol=1e-4)
 
 
@@ -68,3 +85,14 @@ def test_bench_prints_a_side_by_side_table(capsys, monkeypatch, tmp_path):
 def test_bench_refuses_unknown_backends(capsys):
     assert main(["bench", "--model", "xs", "--backends", "tflite"]) == 2
     assert "unknown benchmark backend 'tflite'; valid: torch, torch-compile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch-size", "1,0"], "--batch-size: expected positive integers separated by commas, got '1,0'"),
+    (["--batch", "1"], "unrecognized arguments: --batch 1"),  # the old names are gone, not aliases
+    (["--threads", "1"], "unrecognized arguments: --threads 1"),
+])
+def test_bench_flags_are_the_vocabulary(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--model", "xs", *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
