@@ -67,6 +67,8 @@ def test_a_folder_of_official_checkpoints_opens_the_one_for_the_model(tmp_path):
         open_model(tmp_path)
     with pytest.raises(ModelFormatError, match="more than one model.*none is named x3d_m"):
         open_model(tmp_path, "m")
+    with pytest.raises(ModelFormatError, match="x3d_s.pyth is an X3D-S model, not X3D-XS as requested"):
+        open_model(tmp_path / "x3d_s.pyth", "xs")
 
 
 def test_refusals_name_the_file_and_what_was_expected(tmp_path):

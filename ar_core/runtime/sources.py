@@ -192,7 +192,7 @@ def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None)
     num_classes = head.shape[0]
     metadata = metadata or _metadata_beside(path)
     if metadata is None:
-        size = model or OFFICIAL_SIZES.get(path.name)
+        size = OFFICIAL_SIZES.get(path.name) or model  # an official file name says its size; checked below
         if size is None:
             raise ModelFormatError(f"{path} has no metadata ({path.with_suffix(METADATA_SUFFIX).name} beside it); "
                                    f"say which X3D size it is (model='xs'|'s'|'m'|'l')")
