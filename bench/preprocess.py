@@ -1,6 +1,6 @@
 """Frame preprocessing cost: FramePreprocessor against a naive torch resize-then-crop, side by side.
 
-    .venv/bin/python bench/preprocess.py [--model xs --height 480 --width 640 --repeats 100 --threads 1]
+    .venv/bin/python bench/preprocess.py [--model xs --height 480 --width 640 --repeats 100 --num-threads 1]
 """
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--model", default="xs", choices=list(MODEL_SPECS), help="X3D size whose test crop to use")
     parser.add_argument("--repeats", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1, help="threads for both OpenCV and torch")
+    parser.add_argument("--num-threads", type=int, default=1, help="threads for both OpenCV and torch")
     args = parser.parse_args()
-    cv2.setNumThreads(args.threads)
-    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.num_threads)
+    torch.set_num_threads(args.num_threads)
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8) for _ in range(8)]
@@ -58,7 +58,7 @@ def main() -> None:
     fast_ms = ms_per_call(FramePreprocessor.for_spec(spec), frames, args.repeats)
     naive_ms = ms_per_call(lambda rgb: naive_resize_then_crop(rgb, spec), frames, args.repeats)
     crop = spec.test_crop
-    print(f"{args.width}x{args.height} -> {crop}x{crop} (X3D-{spec.name.upper()}), {args.threads} thread(s), "
+    print(f"{args.width}x{args.height} -> {crop}x{crop} (X3D-{spec.name.upper()}), {args.num_threads} thread(s), "
           f"best of 5 x {args.repeats} frames")
     print(f"  FramePreprocessor        {fast_ms:7.3f} ms/frame")
     print(f"  naive torch resize+crop  {naive_ms:7.3f} ms/frame")

@@ -1,6 +1,6 @@
 """Time for X3D-XS to reach 90% validation top-1 on SyntheticMotion, training on the CPU.
 
-    .venv/bin/python bench/training.py [--seeds 0,1,2] [--threads 1] [any `ar-core train` flag, e.g. --lr 0.002]
+    .venv/bin/python bench/training.py [--seeds 0,1,2] [--num-threads 1] [any `ar-core train` flag, e.g. --lr 0.002]
 
 Trains the recipe `make demo` trains (config/train/demo_synthetic.yaml; flags override its keys) once per seed,
 through the same configuration and data set code as `ar-core train`, validating after every epoch. Prints
@@ -34,18 +34,18 @@ def train_once(config) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (initialisation, data, batch order)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--target", type=float, default=0.9, help="validation top-1 to reach")
     add_config_flags(parser, "train")
     parser.set_defaults(config=str(RECIPE))
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.num_threads)
     logging.basicConfig(level=logging.WARNING)
     base = config_from_args(args).replace(temp_path="", checkpoint_after_iter=0)
     print(f"X3D-XS, SyntheticMotion {base.synthetic_classes} classes at {base.crop} px, {base.synthetic_samples} "
           f"training / {base.synthetic_val_samples} validation clips, batch {base.batch_size}, {base.optimizer} "
-          f"lr {base.lr} {base.lr_schedule or 'constant'}, {base.iters} epochs, {args.threads} CPU thread(s)")
+          f"lr {base.lr} {base.lr_schedule or 'constant'}, {base.iters} epochs, {args.num_threads} CPU thread(s)")
     reached = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         history = train_once(base.replace(seed=seed))
