@@ -21,7 +21,9 @@ def int8_file():
 
 @cache
 def validation():
-    return helpers.motion_clips(96, seed=11)
+    # Where the fp32 model is right and sure: held out, this cheap model scores at chance (SyntheticMotion is hard
+    # for it), and agreement there counts flips between wrong answers of close calls, not quantization error.
+    return helpers.training_clips()
 
 
 def test_int8_file_is_qdq_and_describes_itself():
@@ -40,7 +42,7 @@ def test_int8_agrees_with_fp32_on_top1(backend):
     with create_engine(helpers.onnx_file(), "onnxruntime", num_threads=2) as fp32, \
             create_engine(int8_file(), backend, num_threads=2) as int8:
         report = compare_engines(fp32, int8, validation())
-    assert report.samples == 96
+    assert report.samples == 64 and report.reference_accuracy >= 0.9
     assert report.top1_agreement >= MIN_AGREEMENT, str(report)
     assert 0 < report.max_abs_diff < 0.5  # really quantized, and no class swapped wholesale
     assert report.reference_accuracy is not None and report.quantized_accuracy is not None
