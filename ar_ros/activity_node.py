@@ -72,7 +72,6 @@ class ActivityNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self.stream = ActivityStream.open(self.settings(), self._on_stream_event)
-            self.stream.warm_up()  # a robot's first clip should not wait for lazy initialisation
         except (WeightsNotFound, ValueError, RuntimeError, ImportError) as err:
             self.get_logger().error(f"cannot load the model: {err}")
             return TransitionCallbackReturn.FAILURE

@@ -187,10 +187,6 @@ class ActivityStream:
         return Prediction(clip.newest_stamp, clip.frame_id, scores,
                           rank(scores, self.labels, settings.top_k, settings.score_threshold), compute_s)
 
-    def warm_up(self) -> None:
-        """Run one blank clip through the engine (not counted), so the first real clip is not the slow one."""
-        self.session.engine.predict(np.zeros((1, *self.session.metadata.input_shape), np.float32))
-
     def process(self, stamp_s: float, frame: Any, frame_id: str = "", size: tuple[int, int] | None = None,
                 convert: Callable[[Any], np.ndarray] | None = None) -> Prediction | None:
         """`add_frame`, then `predict` on the clip it completes."""
