@@ -44,7 +44,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     result = export_checkpoint(args.weights, args.format, args.out, model=args.model, crop=args.crop,
                                fp16=args.fp16, int8=args.int8, calib=args.calib, val=args.val,
-                               calib_clips=args.calib_clips, constant_folding=args.constant_folding)
+                               calib_clips=args.calib_clips, constant_folding=args.constant_folding,
+                               inference=args.inference, pool_frames=args.pool_frames)
     for path in result.files:
         print(path)
     if result.quantization:
@@ -197,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--val", metavar="DATASET", help="clips to compare int8 with fp32 on (default: --calib)")
     export.add_argument("--constant-folding", action="store_true", help="passed to torch.onnx.export")
     export.add_argument("--crop", type=int, help="clip size in pixels (default: the model's test crop)")
+    export.add_argument("--inference", choices=["clip", "stream"], default="clip",
+                        help="clip: a clip per prediction; stream: the continual step, one frame per prediction")
+    export.add_argument("--pool-frames", type=int,
+                        help="stream: frames of the final temporal pool (default: the model's clip length)")
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=cmd_export)
 

@@ -162,3 +162,22 @@ def test_bad_frames_are_clear_errors():
         stream.step(torch.zeros(3, SMALL_CROP, SMALL_CROP))
     with pytest.raises(ValueError, match="float64"):
         stream.step(torch.zeros(1, 3, SMALL_CROP, SMALL_CROP, dtype=torch.float64))
+
+
+def test_stream_metadata_round_trips_and_clip_metadata_keeps_its_old_fields():
+    from ar_core.models import get_spec
+    from ar_core.models.metadata import MetadataError, ModelMetadata
+    from ar_core.models.streaming import stream_metadata
+
+    clip = ModelMetadata.for_spec(get_spec("xs"), ["a", "b"], crop=SMALL_CROP)
+    stream = to_streaming(build_model("xs", num_classes=2), pool_frames=7)
+    meta = stream_metadata(clip, stream)
+    assert meta.inference == "stream" and meta.frame_shape == (3, SMALL_CROP, SMALL_CROP)
+    assert (meta.stream.pool_frames, meta.stream.warmup_frames) == (7, stream.warmup_frames)
+    assert meta.stream.state_shapes == stream.state_shapes(SMALL_CROP, SMALL_CROP)
+    assert ModelMetadata.from_json(meta.to_json()) == meta
+    assert "inference" not in clip.to_dict() and "stream" not in clip.to_dict()
+    with pytest.raises(MetadataError, match="field 'stream' must describe the states"):
+        clip.replace(inference="stream")
+    with pytest.raises(MetadataError, match="field 'inference' must be one of clip, stream"):
+        clip.replace(inference="video")

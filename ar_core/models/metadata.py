@@ -18,10 +18,33 @@ from .specs import MODEL_SPECS, ModelSpec, sample_interval_s
 
 MIN_CROP = 8
 REQUIRED_FIELDS = ("model", "classes", "frames", "sampling_rate", "crop", "mean", "std")
+INFERENCE_MODES = ("clip", "stream")  # a clip per prediction, or one frame per step (models.streaming)
 
 
 class MetadataError(ValueError):
     """Model metadata that is missing, malformed or inconsistent; the message names the source and field."""
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a stream model's step needs besides the frame: its pool, its warm-up and its states."""
+
+    pool_frames: int  # frames the head's sliding average covers
+    warmup_frames: int  # outputs of the first steps after a (re)start to discard
+    receptive_field: int  # frames that influence one output
+    state_names: list[str]  # state k is the step's input state_in_<k> and output state_out_<k>
+    state_shapes: list[tuple[int, ...]]  # each state's shape without the batch axis
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state_names", list(self.state_names))
+        object.__setattr__(self, "state_shapes", [tuple(shape) for shape in self.state_shapes])
+        for name in ("pool_frames", "warmup_frames", "receptive_field"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "warmup_frames" else 1):
+                raise MetadataError(f"field 'stream.{name}' must be a positive integer, got {value!r:.80}")
+        if len(self.state_names) != len(self.state_shapes) or not all(
+                isinstance(d, int) and d >= 0 for shape in self.state_shapes for d in shape):
+            raise MetadataError("field 'stream' must list as many state names as state shapes (of integers)")
 
 
 @dataclass(frozen=True)
@@ -35,11 +58,18 @@ class ModelMetadata:
     std: tuple[float, float, float]
     ar_core_version: str = __version__
     extra: dict = field(default_factory=dict)  # free-form: quantization, training run, ...
+    inference: str = "clip"  # clip | stream (a step per frame: `stream` says its states)
+    stream: StreamInfo | None = None
 
     def __post_init__(self) -> None:
         # Normalise what JSON and callers hand in (tuples of names, lists of numbers) to one form.
         if isinstance(self.classes, (list, tuple)):
             object.__setattr__(self, "classes", list(self.classes))
+        if isinstance(self.stream, Mapping):
+            try:
+                object.__setattr__(self, "stream", StreamInfo(**self.stream))
+            except TypeError as err:
+                raise MetadataError(f"field 'stream' is malformed ({err})") from None
         for name in ("mean", "std"):
             object.__setattr__(self, name, _triple(getattr(self, name), name))
         _validate(self)
@@ -68,12 +98,21 @@ class ModelMetadata:
         """One clip: (channels, frames, height, width)."""
         return 3, self.frames, self.crop, self.crop
 
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """One frame of a stream model's step: (channels, height, width)."""
+        return 3, self.crop, self.crop
+
     def replace(self, **changes) -> "ModelMetadata":
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["mean"], data["std"] = list(self.mean), list(self.std)
+        if self.inference == "clip":  # clip files stay as they were, readable by earlier versions
+            del data["inference"], data["stream"]
+        else:
+            data["stream"]["state_shapes"] = [list(shape) for shape in self.stream.state_shapes]
         return data
 
     def to_json(self) -> str:
@@ -143,3 +182,7 @@ def _validate(m: ModelMetadata) -> None:
         fail("std", "must be positive")
     if not isinstance(m.extra, dict):
         fail("extra", "must be a JSON object")
+    if m.inference not in INFERENCE_MODES:
+        fail("inference", f"must be one of {', '.join(INFERENCE_MODES)}")
+    if (m.inference == "stream") != isinstance(m.stream, StreamInfo):
+        fail("stream", "must describe the states exactly when inference is 'stream'")

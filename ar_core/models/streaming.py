@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .metadata import ModelMetadata, StreamInfo
 from .x3d import X3D, Head, ResBlock, Stem
 
 Shape = tuple[int, int, int, int]  # a state without its batch axis: (channels, frames, height, width)
@@ -41,6 +42,14 @@ def to_streaming(network: nn.Module, pool_frames: int | None = None) -> "Streami
     if isinstance(pool_frames, bool) or not isinstance(pool_frames, int) or pool_frames < 1:
         raise ValueError(f"pool_frames must be an integer >= 1, got {pool_frames!r}")
     return StreamingX3D(network, pool_frames).eval()
+
+
+def stream_metadata(metadata: ModelMetadata, streaming: "StreamingX3D") -> ModelMetadata:
+    """`metadata` of a clip model, turned into that of its stream step at the metadata's crop."""
+    shapes = streaming.state_shapes(metadata.crop, metadata.crop)
+    info = StreamInfo(streaming.pool_frames, streaming.warmup_frames, streaming.receptive_field,
+                      streaming.state_names(), shapes)
+    return metadata.replace(inference="stream", stream=info)
 
 
 def _check_temporal(conv: nn.Conv3d, where: str) -> int:

@@ -24,7 +24,7 @@ from .backends import BACKENDS, get_backend, open_backend, open_source
 from .base import BackendUnavailable, InferenceEngine, ModelFormatError
 from .cache import file_digest, host_cpu, runtime_cache_dir
 from .sources import model_files
-from .timing import median_latency_ms
+from .timing import median_latency_ms, median_step_ms
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ CHOICES_FILE = "auto-choices.json"
 def create_auto_engine(weights_or_network: str | os.PathLike | nn.Module, *, device: str = "auto",
                        num_threads: int | None = None, metadata: ModelMetadata | None = None, model: str | None = None,
                        crop: int | None = None, precision: str = "fp32", cache_dir=None,
-                       candidates: Sequence[str] | None = None, trial_runs: int = 5) -> InferenceEngine:
+                       candidates: Sequence[str] | None = None, trial_runs: int = 5, inference: str | None = None,
+                       pool_frames: int | None = None) -> InferenceEngine:
     device = resolve_device(device)
     candidates = candidates or (CUDA_CANDIDATES if device.startswith("cuda") else CPU_CANDIDATES)
     names = _usable(candidates, weights_or_network, model)
@@ -44,9 +45,9 @@ def create_auto_engine(weights_or_network: str | os.PathLike | nn.Module, *, dev
         raise BackendUnavailable(f"auto: none of the backends {', '.join(candidates)} is installed "
                                  f"and able to run {weights_or_network}")
     settings = dict(device=device, num_threads=num_threads, metadata=metadata, model=model, crop=crop,
-                    precision=precision, cache_dir=cache_dir)
+                    precision=precision, cache_dir=cache_dir, inference=inference, pool_frames=pool_frames)
     choices_path = runtime_cache_dir(cache_dir) / CHOICES_FILE
-    digest = _source_digest(weights_or_network, metadata, model, crop)
+    digest = _source_digest(weights_or_network, metadata, model, crop, inference, pool_frames)
     key = choice_key(digest, device, num_threads, precision, names)
     remembered = _read_choices(choices_path).get(key, {}).get("backend")
     if remembered in names:
@@ -92,8 +93,11 @@ def _trial(weights_or_network, names: list[str], settings: dict,
         engine = None
         try:
             engine = open_backend(weights_or_network, name, **settings)
-            clips = np.zeros((1, *engine.metadata.input_shape), np.float32)
-            latencies[name] = median_latency_ms(engine, clips, warmup=2, runs=runs)
+            if engine.metadata.inference == "stream":
+                latencies[name] = median_step_ms(engine, warmup=2, runs=runs)
+            else:
+                clips = np.zeros((1, *engine.metadata.input_shape), np.float32)
+                latencies[name] = median_latency_ms(engine, clips, warmup=2, runs=runs)
         except Exception as err:  # a candidate that fails here (e.g. no compiler for torch.compile) is skipped
             log.warning("auto: %s cannot run this model here: %s", name, _first_line(err))
             if engine is not None:
@@ -112,13 +116,14 @@ def _trial(weights_or_network, names: list[str], settings: dict,
     return best, latencies
 
 
-def _source_digest(weights_or_network, metadata: ModelMetadata | None, model: str | None, crop: int | None) -> str:
+def _source_digest(weights_or_network, metadata: ModelMetadata | None, model: str | None, crop: int | None,
+                   inference: str | None, pool_frames: int | None) -> str:
     if isinstance(weights_or_network, nn.Module):
-        return open_source(weights_or_network, ("torch",), metadata, model, crop).digest
+        return open_source(weights_or_network, ("torch",), metadata, model, crop, inference, pool_frames).digest
     files = model_files(weights_or_network, model)
     parts = [f"{kind}:{file_digest(path)}" for kind, path in sorted(files.items())]
     parts.append(metadata.to_json() if metadata else "")
-    parts.append(f"{model}:{crop}")
+    parts.append(f"{model}:{crop}:{inference}:{pool_frames}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -65,24 +65,25 @@ def backend_device(backend: Backend, device: str) -> str:
 
 def open_source(weights_or_network: str | os.PathLike | nn.Module, kinds: tuple[str, ...],
                 metadata: ModelMetadata | None = None, model: str | None = None,
-                crop: int | None = None) -> ModelSource:
+                crop: int | None = None, inference: str | None = None, pool_frames: int | None = None) -> ModelSource:
     """The model of the first of `kinds` that `weights_or_network` holds (a network is of kind torch)."""
     if not isinstance(weights_or_network, nn.Module):
-        return open_model(weights_or_network, model, kinds=kinds, metadata=metadata, crop=crop)
+        return open_model(weights_or_network, model, kinds=kinds, metadata=metadata, crop=crop, inference=inference,
+                          pool_frames=pool_frames)
     if "torch" not in kinds:
         raise ModelFormatError(f"this backend runs {' or '.join(kinds)} models, not an nn.Module")
-    return open_network(weights_or_network, metadata, model, crop)
+    return open_network(weights_or_network, metadata, model, crop, inference, pool_frames)
 
 
 def open_backend(weights_or_network: str | os.PathLike | nn.Module, name: str, device: str = "auto",
                  num_threads: int | None = None, *, metadata: ModelMetadata | None = None, model: str | None = None,
                  crop: int | None = None, precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
-                 **options) -> InferenceEngine:
+                 inference: str | None = None, pool_frames: int | None = None, **options) -> InferenceEngine:
     """An engine of the backend called `name` (not "auto"); create_engine's arguments."""
     backend = get_backend(name)
     require_package(backend.package, f"backend {backend.name!r}")
     device = backend_device(backend, device)
-    source = open_source(weights_or_network, backend.inputs, metadata, model, crop)
+    source = open_source(weights_or_network, backend.inputs, metadata, model, crop, inference, pool_frames)
     engine = backend.open_engine(source, device=device, num_threads=num_threads, precision=precision,
                                  cache_dir=cache_dir, **{**options, **backend.preset})
     engine.weights = source.path

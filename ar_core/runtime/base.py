@@ -48,7 +48,14 @@ def require_package(package: str, purpose: str) -> ModuleType:
 
 class InferenceEngine(ABC):
     """Runs one model. `predict` takes clips (N, 3, T, S, S) float32, numpy or torch, normalised as the
-    metadata says, and returns class probabilities (N, classes) as float32 numpy."""
+    metadata says, and returns class probabilities (N, classes) as float32 numpy.
+
+    A stream model (metadata.inference == "stream": a continual X3D step, ar_core.models.streaming) runs
+    `step(frames, states)` instead: the newest frame of each of B streams (B, 3, S, S) and their states
+    (initial_state(B) at a stream's start) -> (probabilities (B, classes), new states). The first
+    metadata.stream.warmup_frames outputs after a start are to be discarded. Streams are independent along
+    axis 0, so callers may concatenate or split states between steps.
+    """
 
     backend: str  # the name create_engine knows it by
 
@@ -61,8 +68,31 @@ class InferenceEngine(ABC):
     def predict(self, clips: Clips) -> np.ndarray:
         if self.closed:
             raise RuntimeError(f"{self!r} is closed")
+        if self.metadata.inference == "stream":
+            raise ModelFormatError(f"{self!r} runs a stream model: it takes one frame per stream and step "
+                                   f"with step(frames, states), not predict(clips)")
         self._check_clips(clips)
         return np.asarray(self._predict(clips), dtype=np.float32)
+
+    def step(self, frames: Clips, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One stream step: frames (B, 3, S, S) float32 and B streams' states -> (probabilities, new states)."""
+        if self.closed:
+            raise RuntimeError(f"{self!r} is closed")
+        if self.metadata.inference != "stream":
+            raise ModelFormatError(f"{self!r} runs a clip model: predict(clips) it, or open the weights with "
+                                   f"inference='stream' (or a stream export) to step frames")
+        self._check_step(frames, states)
+        probabilities, new_states = self._step(frames, states)
+        return (np.asarray(probabilities, dtype=np.float32),
+                [np.asarray(state, dtype=np.float32) for state in new_states])
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        """The states at the start of `batch` streams: zeros (the warm-up policy of models.streaming)."""
+        if self.metadata.inference != "stream":
+            raise ModelFormatError(f"{self!r} runs a clip model, which has no stream state")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        return [np.zeros((batch, *shape), np.float32) for shape in self.metadata.stream.state_shapes]
 
     def close(self) -> None:
         """Release the model and its memory (GPU memory too); the engine cannot predict afterwards."""
@@ -78,6 +108,10 @@ class InferenceEngine(ABC):
     def _release(self) -> None:
         """Drop the runtime's objects so their memory is freed."""
 
+    def _step(self, frames: Clips, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Probabilities and new states for inputs that passed the checks (backends that run streams)."""
+        raise BackendUnavailable(f"the {self.backend} backend does not run stream models")
+
     def __enter__(self) -> "InferenceEngine":
         return self
 
@@ -85,9 +119,30 @@ class InferenceEngine(ABC):
         self.close()
 
     def __repr__(self) -> str:
-        shape = "x".join(map(str, self.metadata.input_shape))
+        if self.metadata.inference == "stream":
+            inputs = f"frames={'x'.join(map(str, self.metadata.frame_shape))}, pool={self.metadata.stream.pool_frames}"
+        else:
+            inputs = f"clips={'x'.join(map(str, self.metadata.input_shape))}"
         return (f"{type(self).__name__}(backend={self.backend!r}, device={self.device!r}, "
-                f"model=X3D-{self.metadata.model.upper()}, clips={shape}, classes={self.metadata.num_classes})")
+                f"model=X3D-{self.metadata.model.upper()}, {inputs}, classes={self.metadata.num_classes})")
+
+    def _check_step(self, frames: Clips, states: list[np.ndarray]) -> None:
+        if not isinstance(frames, (np.ndarray, torch.Tensor)) or frames.dtype not in (np.float32, torch.float32):
+            raise InputShapeError(f"frames must be a float32 numpy array or torch tensor, got "
+                                  f"{getattr(frames, 'dtype', type(frames).__name__)}")
+        expected = self.metadata.frame_shape
+        if frames.ndim != 4 or tuple(frames.shape[1:]) != expected or frames.shape[0] < 1:
+            raise InputShapeError(f"step takes frames (B, {', '.join(map(str, expected))}), got "
+                                  f"{tuple(frames.shape)}")
+        shapes = self.metadata.stream.state_shapes
+        if len(states) != len(shapes):
+            raise InputShapeError(f"step takes {len(shapes)} states (initial_state(batch) at a stream's start), "
+                                  f"got {len(states)}")
+        batch = frames.shape[0]
+        for k, (state, shape) in enumerate(zip(states, shapes)):
+            if tuple(state.shape) != (batch, *shape) or state.dtype not in (np.float32, torch.float32):
+                raise InputShapeError(f"state {k} ({self.metadata.stream.state_names[k]}) must be float32 "
+                                      f"{(batch, *shape)} for {batch} streams, got {tuple(state.shape)} {state.dtype}")
 
     def _check_clips(self, clips: Clips) -> None:
         if not isinstance(clips, (np.ndarray, torch.Tensor)):

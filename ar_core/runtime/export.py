@@ -15,14 +15,14 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..models.metadata import ModelMetadata
-from .base import require_package
+from .base import BackendUnavailable, require_package
 from .calibration import CalibrationBatches, open_clip_dataset
 from .embedded import set_openvino_metadata
 from .onnx_export import export_onnx
 from .onnxruntime_backend import OnnxRuntimeEngine
 from .quantize import QuantizationReport, compare_engines, quantize_onnx
 from .sources import open_model
-from .tensorrt_backend import build_serialized_engine
+from .tensorrt_backend import STREAM_TENSORRT, build_serialized_engine
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +97,21 @@ FORMATS = ("onnx", "openvino", "tensorrt")
 
 def export_checkpoint(weights: str | os.PathLike, fmt: str, out_dir: str | os.PathLike, model: str | None = None,
                       crop: int | None = None, fp16: bool = False, int8: bool = False, calib: str | None = None,
-                      val: str | None = None, calib_clips: int = 64, constant_folding: bool = False) -> ExportResult:
+                      val: str | None = None, calib_clips: int = 64, constant_folding: bool = False,
+                      inference: str = "clip", pool_frames: int | None = None) -> ExportResult:
     """What `ar-core export` does: a torch model the loader opens from `weights` (weights file, its .json, a
     run folder; `model` names the size where no metadata says it) -> files in `out_dir`, named x3d_<size>.
 
     INT8: onnx and openvino get a Q/DQ model quantized with ONNX Runtime on `calib` clips, tensorrt an engine
     calibrated on them; the report compares fp32 and int8 answers on `val` (default: the calibration clips).
+    inference="stream": the continual step (models.streaming) with a `pool_frames` pool, named
+    x3d_<size>-stream (onnx and openvino, fp32 or fp16 weights).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    if inference == "stream" and (int8 or fmt == "tensorrt"):
+        raise BackendUnavailable(f"stream export {'to tensorrt' if fmt == 'tensorrt' else 'with --int8'} is not "
+                                 f"implemented: {STREAM_TENSORRT if fmt == 'tensorrt' else 'calibration runs clips'}")
     if int8 and not calib:
         raise ValueError("--int8 needs calibration clips (--calib DATASET)")
     if fp16 and (fmt == "onnx" or int8 and fmt == "openvino"):
@@ -113,9 +119,10 @@ def export_checkpoint(weights: str | os.PathLike, fmt: str, out_dir: str | os.Pa
                          f"{' with --int8' if int8 else ''}")
     if fmt != "onnx":
         require_package(fmt, f"export to {fmt}")  # before the slow part
-    source = open_model(weights, model, kinds=("torch",), crop=crop)
+    source = open_model(weights, model, kinds=("torch",), crop=crop, inference=inference, pool_frames=pool_frames)
     out_dir, metadata = Path(out_dir), source.metadata
-    stem = f"x3d_{metadata.model}" + ("-int8" if int8 else "-fp16" if fp16 else "")
+    stem = f"x3d_{metadata.model}" + ("-stream" if inference == "stream" else "") + \
+        ("-int8" if int8 else "-fp16" if fp16 else "")
     calibration = None
     if int8:
         clips = open_clip_dataset(calib, metadata, limit=calib_clips)

@@ -4,6 +4,11 @@
     probabilities = engine.predict(clips)  # (N, 3, T, S, S) float32 -> (N, classes) float32
     engine.close()
 
+    stream = create_engine("x3d_xs.pth", backend="openvino", inference="stream", pool_frames=16)
+    states = stream.initial_state(batch=1)
+    probabilities, states = stream.step(frames, states)  # (1, 3, S, S) -> (1, classes); discard the first
+                                                         # stream.metadata.stream.warmup_frames
+
 Backends (one module each): torch, torch-compile, onnxruntime, openvino, tensorrt, and auto, which times
 the available ones on this model and keeps the fastest. See docs/runtimes.md.
 """
@@ -24,7 +29,7 @@ PRECISIONS = ("fp32", "fp16")
 def create_engine(weights_or_network: str | os.PathLike | nn.Module, backend: str = "auto", device: str = "auto",
                   num_threads: int | None = None, *, metadata: ModelMetadata | None = None, model: str | None = None,
                   crop: int | None = None, precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
-                  **options) -> InferenceEngine:
+                  inference: str | None = None, pool_frames: int | None = None, **options) -> InferenceEngine:
     """An engine for `weights_or_network` on `backend`.
 
     weights_or_network: an nn.Module (X3D describes itself; others need `metadata`), or anything the model
@@ -39,13 +44,18 @@ def create_engine(weights_or_network: str | os.PathLike | nn.Module, backend: st
     crop: run at this crop (torch models only; exported files keep the crop they were exported for).
     precision: fp32 | fp16 (fp16 where the backend and device support it).
     cache_dir: where derived files go (ONNX exports, TensorRT engines, auto's choices).
+    inference: clip | stream (default: what the model is; weights and networks: clip). Stream: the engine
+        steps one frame per stream (InferenceEngine.step) through the continual X3D of
+        ar_core.models.streaming; an export must have been made for it (`ar-core export --inference stream`).
+    pool_frames: the stream's final pool in frames (weights and networks; default the clip length). An
+        export's pool is in its metadata; another value is an error.
     options: backend settings: openvino performance_hint ("latency" | "throughput"); tensorrt max_batch,
         workspace_gb; auto candidates (backend names), trial_runs.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     settings = dict(device=device, num_threads=num_threads or None, metadata=metadata, model=model, crop=crop,
-                    precision=precision, cache_dir=cache_dir)
+                    precision=precision, cache_dir=cache_dir, inference=inference, pool_frames=pool_frames)
     if backend == "auto":
         return create_auto_engine(weights_or_network, **settings, **options)
     return open_backend(weights_or_network, backend, **settings, **options)

@@ -5,6 +5,11 @@ ONNX interface:
     output `probabilities`  float32 (N, C): softmax class probabilities (the network is exported in eval mode)
 N is dynamic (`batch_dynamic=True`) or 1; T and S are fixed to the metadata's frames and crop. The
 metadata's JSON sits in `metadata_props` under `ar_core.metadata`, so `create_engine(file)` needs nothing else.
+
+A stream model (metadata.inference == "stream", ar_core.models.streaming) is exported as its step:
+    inputs  `frame` float32 (N, 3, S, S), `state_in_<k>` float32 (N, *metadata.stream.state_shapes[k])
+    outputs `probabilities` (N, C), `state_out_<k>` (the states for the next step), k = 0..K-1
+axis 0 of every input and output is the batch (dynamic, or 1).
 """
 from __future__ import annotations
 
@@ -28,6 +33,16 @@ from .sources import ModelSource
 log = logging.getLogger(__name__)
 
 INPUT_NAME, OUTPUT_NAME = "clips", "probabilities"
+FRAME_NAME = "frame"  # a stream step's input, beside its states
+
+
+def state_input_names(count: int) -> list[str]:
+    return [f"state_in_{k}" for k in range(count)]
+
+
+def state_output_names(count: int) -> list[str]:
+    return [f"state_out_{k}" for k in range(count)]
+
 # The exporter writes opset 18 and converts to others on request; down to 17 it fails on X3D's graph
 # (measured with torch 2.13: it logs the failure and keeps 18), so 18 is also the lowest offered.
 MIN_OPSET = DEFAULT_OPSET = 18
@@ -48,14 +63,26 @@ def export_onnx(network: nn.Module, metadata: ModelMetadata, path: str | os.Path
     parameter = next(network.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     # Batch 2, not 1: torch.export specialises dimensions of size 1 to constants.
-    example = torch.zeros((2 if batch_dynamic else 1, *metadata.input_shape), device=device)
-    dynamic = {INPUT_NAME: {0: torch.export.Dim("batch", min=1)}} if batch_dynamic else None
+    batch = 2 if batch_dynamic else 1
+    if metadata.inference == "stream":
+        network = _streaming_network(network, metadata)
+        examples = (torch.zeros((batch, *metadata.frame_shape), device=device),
+                    *(torch.zeros((batch, *shape), device=device) for shape in metadata.stream.state_shapes))
+        count = len(metadata.stream.state_shapes)
+        input_names, output_names = [FRAME_NAME, *state_input_names(count)], [OUTPUT_NAME, *state_output_names(count)]
+    else:
+        examples = (torch.zeros((batch, *metadata.input_shape), device=device),)
+        input_names, output_names = [INPUT_NAME], [OUTPUT_NAME]
+    batch_axis = {0: torch.export.Dim("batch", min=1)}
+    # torch.export sees a step's *states as one argument: a tuple of specs.
+    dynamic = None if not batch_dynamic else (batch_axis,) if len(examples) == 1 else \
+        (batch_axis, tuple(batch_axis for _ in examples[1:]))
     was_training = network.training
     network.eval()
     try:
         with warnings.catch_warnings(), _quiet("onnxscript", "onnx_ir", "torch.onnx"):
             warnings.simplefilter("ignore")  # the exporter's deprecation chatter
-            program = torch.onnx.export(network, (example,), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            program = torch.onnx.export(network, examples, input_names=input_names, output_names=output_names,
                                         opset_version=opset, dynamo=True, optimize=True, dynamic_shapes=dynamic,
                                         do_constant_folding=do_constant_folding, verbose=False)
     finally:
@@ -70,6 +97,19 @@ def export_onnx(network: nn.Module, metadata: ModelMetadata, path: str | os.Path
         onnx.save(proto, str(tmp))
     log.info("exported ONNX %s (opset %d, batch %s)", path, opset, "dynamic" if batch_dynamic else "1")
     return path
+
+
+def _streaming_network(network: nn.Module, metadata: ModelMetadata) -> nn.Module:
+    """The step to export for stream metadata: `network` itself (a StreamingX3D), or an X3D made into one."""
+    from ..models.streaming import StreamingX3D, to_streaming
+
+    if not isinstance(network, StreamingX3D):
+        network = to_streaming(network, metadata.stream.pool_frames)
+    shapes = network.state_shapes(metadata.crop, metadata.crop)
+    if network.pool_frames != metadata.stream.pool_frames or shapes != metadata.stream.state_shapes:
+        raise ValueError(f"the stream network (pool {network.pool_frames}) does not match its metadata "
+                         f"(pool {metadata.stream.pool_frames}, states at crop {metadata.crop})")
+    return network
 
 
 def cached_onnx(source: ModelSource, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 from ..models.metadata import ModelMetadata
 from .base import BackendUnavailable, Clips, InferenceEngine, ModelFormatError
 from .cache import runtime_cache_dir
-from .onnx_export import cached_onnx
+from .onnx_export import FRAME_NAME, OUTPUT_NAME, cached_onnx, state_input_names, state_output_names
 from .sources import ModelSource
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,26 @@ class OnnxRuntimeEngine(InferenceEngine):
         super().__init__(metadata, DEVICE_OF_PROVIDER.get(actual, actual) + (f":{index}" if index and actual != CPU
                                                                                else ""))
         self.input_name = self.session.get_inputs()[0].name
+        if metadata.inference == "stream":  # onnx_export's names
+            count = len(metadata.stream.state_shapes)
+            self.step_inputs = [FRAME_NAME, *state_input_names(count)]
+            self.step_outputs = [OUTPUT_NAME, *state_output_names(count)]
 
     def _predict(self, clips: Clips) -> np.ndarray:
         clips = clips.detach().cpu().numpy() if hasattr(clips, "detach") else clips
         return self.session.run(None, {self.input_name: np.ascontiguousarray(clips)})[0]
 
+    def _step(self, frames: Clips, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        inputs = {name: _numpy(x) for name, x in zip(self.step_inputs, (frames, *states))}
+        probabilities, *new_states = self.session.run(self.step_outputs, inputs)
+        return probabilities, new_states
+
     def _release(self) -> None:
         self.session = None  # the session frees its (GPU) memory when released
+
+
+def _numpy(array) -> np.ndarray:
+    return np.ascontiguousarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array)
 
 
 def open_engine(source: ModelSource, device: str = "cpu", num_threads: int | None = None, precision: str = "fp32",

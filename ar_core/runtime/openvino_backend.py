@@ -13,7 +13,7 @@ import numpy as np
 
 from ..models.metadata import ModelMetadata
 from .base import Clips, InferenceEngine, ModelFormatError
-from .onnx_export import cached_onnx
+from .onnx_export import FRAME_NAME, OUTPUT_NAME, cached_onnx, state_input_names, state_output_names
 from .sources import ModelSource
 
 HINTS = ("latency", "throughput")
@@ -44,14 +44,29 @@ class OpenVinoEngine(InferenceEngine):
         except RuntimeError as err:
             raise ModelFormatError(f"OpenVINO cannot compile {path}: {str(err).strip().splitlines()[0]}") from None
         self.request = self.compiled.create_infer_request()
+        if metadata.inference == "stream":  # onnx_export's names, which the IR keeps
+            count = len(metadata.stream.state_shapes)
+            self.input_names = [FRAME_NAME, *state_input_names(count)]
+            self.outputs = [self.compiled.output(name) for name in (OUTPUT_NAME, *state_output_names(count))]
 
     def _predict(self, clips: Clips) -> np.ndarray:
         clips = clips.detach().cpu().numpy() if hasattr(clips, "detach") else clips
         # share_inputs: no copy of the clips; the output is copied out of the request's buffer.
         return np.array(self.request.infer({0: np.ascontiguousarray(clips)}, share_inputs=True)[0])
 
+    def _step(self, frames: Clips, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        inputs = {name: _numpy(x) for name, x in zip(self.input_names, (frames, *states))}
+        results = self.request.infer(inputs, share_inputs=True)
+        # Copied out: the request reuses its output buffers on the next step.
+        probabilities, *new_states = (np.array(results[port]) for port in self.outputs)
+        return probabilities, new_states
+
     def _release(self) -> None:
-        self.request = self.compiled = None
+        self.request = self.compiled = self.outputs = None
+
+
+def _numpy(array) -> np.ndarray:
+    return np.ascontiguousarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array)
 
 
 def open_engine(source: ModelSource, device: str = "cpu", num_threads: int | None = None, precision: str = "fp32",

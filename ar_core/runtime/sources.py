@@ -31,7 +31,8 @@ from ..hub import CHECKPOINTS
 from ..labels import kinetics400_labels
 from ..models import KINETICS_CLASSES, build_model, get_spec
 from ..models.checkpoints import HEAD_KEYS, load_state_dict, read_state_dict
-from ..models.metadata import ModelMetadata
+from ..models.metadata import INFERENCE_MODES, ModelMetadata
+from ..models.streaming import StreamingX3D, stream_metadata, to_streaming
 from .base import ModelFormatError, WeightsNotFound, require_package
 from .cache import file_digest, module_digest
 from .embedded import onnx_metadata, openvino_metadata
@@ -64,23 +65,27 @@ class ModelSource:
 
 
 def open_model(weights: str | os.PathLike, model: str | None = None, *, kinds: Sequence[str] | None = None,
-               metadata: ModelMetadata | None = None, crop: int | None = None) -> ModelSource:
+               metadata: ModelMetadata | None = None, crop: int | None = None, inference: str | None = None,
+               pool_frames: int | None = None) -> ModelSource:
     """The model that `weights` names, of the first of `kinds` (default: any) it holds.
 
     model: the size (xs, s, m, l): picks a folder's x3d_<size> files, describes weights that have no metadata,
         and must agree with the metadata otherwise.
     metadata: replaces what the files carry.
     crop: run at this crop (torch models only; an export keeps the crop it was made for).
+    inference: clip | stream (default: what the model is; torch weights: clip); pool_frames: the stream's pool
+        (torch weights; default the clip length; an export's comes from its metadata).
     """
     kind, path = next(iter(model_files(weights, model, kinds).items()))
     opener = {"torch": _open_weights, "onnx": _open_onnx, "openvino": _open_openvino, "tensorrt": _open_tensorrt}
     source = opener[kind](path, metadata, model)
     _check_model_name(source, model)
-    return _with_crop(source, crop)
+    return _with_inference(_with_crop(source, crop), inference, pool_frames)
 
 
 def open_network(network: nn.Module, metadata: ModelMetadata | None = None, model: str | None = None,
-                 crop: int | None = None) -> ModelSource:
+                 crop: int | None = None, inference: str | None = None,
+                 pool_frames: int | None = None) -> ModelSource:
     """An in-memory network; X3D networks with 400 classes describe themselves, others need `metadata`."""
     if metadata is None:
         spec = getattr(network, "spec", None)
@@ -90,7 +95,7 @@ def open_network(network: nn.Module, metadata: ModelMetadata | None = None, mode
     source = ModelSource("torch", metadata, module=network)
     _check_head(source, _network_classes(network))
     _check_model_name(source, model)
-    return _with_crop(source, crop)
+    return _with_inference(_with_crop(source, crop), inference, pool_frames)
 
 
 def model_files(weights: str | os.PathLike, model: str | None = None,
@@ -217,7 +222,7 @@ def _open_onnx(path: Path, metadata: ModelMetadata | None, model: str | None) ->
         raise ModelFormatError(f"{path} is not an ONNX model: its graph has no nodes, inputs or outputs")
     metadata = metadata or onnx_metadata(proto, str(path)) or _metadata_beside(path)
     source = _require_metadata(ModelSource("onnx", metadata, path), path)
-    _check_io(source, _onnx_dims(graph.input[0]), _onnx_dims(graph.output[0]))
+    _check_io(source, _onnx_dims(graph.input[0]), _onnx_dims(graph.output[0]), len(graph.input))
     return source
 
 
@@ -229,7 +234,8 @@ def _open_openvino(path: Path, metadata: ModelMetadata | None, model: str | None
         raise ModelFormatError(f"{path} is not an OpenVINO IR model ({_first_line(err)})") from None
     metadata = metadata or openvino_metadata(ov_model, str(path)) or _metadata_beside(path)
     source = _require_metadata(ModelSource("openvino", metadata, path), path)
-    _check_io(source, _openvino_dims(ov_model.inputs[0]), _openvino_dims(ov_model.outputs[0]))
+    _check_io(source, _openvino_dims(ov_model.inputs[0]), _openvino_dims(ov_model.outputs[0]),
+              len(ov_model.inputs))
     return source
 
 
@@ -275,13 +281,17 @@ def _check_model_name(source: ModelSource, model: str | None) -> None:
                                f"not X3D-{get_spec(model).name.upper()} as requested")
 
 
-def _check_io(source: ModelSource, input_dims: list, output_dims: list) -> None:
+def _check_io(source: ModelSource, input_dims: list, output_dims: list, inputs: int = 1) -> None:
     """Fixed dims of the file must match the metadata; named (dynamic) dims match anything."""
-    expected = (None, *source.metadata.input_shape)
-    if len(input_dims) != 5 or any(isinstance(d, int) and e is not None and d != e
-                                   for d, e in zip(input_dims, expected)):
+    stream = source.metadata.stream
+    expected = (None, *(source.metadata.input_shape if stream is None else source.metadata.frame_shape))
+    if len(input_dims) != len(expected) or any(isinstance(d, int) and e is not None and d != e
+                                               for d, e in zip(input_dims, expected)):
         raise ModelFormatError(f"{source.name}: its input is {_shape_text(input_dims)} but its metadata says "
-                               f"clips of {_shape_text(list(expected))}")
+                               f"{'clips' if stream is None else 'frames'} of {_shape_text(list(expected))}")
+    if inputs != 1 + (0 if stream is None else len(stream.state_shapes)):
+        raise ModelFormatError(f"{source.name} has {inputs} inputs but its metadata says "
+                               f"{'a clip model (1)' if stream is None else f'a stream step (frame and {len(stream.state_shapes)} states)'}")
     if len(output_dims) != 2 or (isinstance(output_dims[1], int) and output_dims[1] != source.metadata.num_classes):
         raise ModelFormatError(f"{source.name}: its output is {_shape_text(output_dims)} but its metadata lists "
                                f"{source.metadata.num_classes} class names")
@@ -295,6 +305,36 @@ def _with_crop(source: ModelSource, crop: int | None) -> ModelSource:
         raise ModelFormatError(f"{source.name} was exported for {source.metadata.crop} px clips; "
                                f"crop={crop} needs a new export")
     return ModelSource(source.kind, source.metadata.replace(crop=crop), source.path, source.module)
+
+
+def _with_inference(source: ModelSource, inference: str | None, pool_frames: int | None) -> ModelSource:
+    """The source for clip or stream inference: a torch network becomes its continual step on request."""
+    if inference is not None and inference not in INFERENCE_MODES:
+        raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}")
+    stream = source.metadata.stream
+    if stream is not None:  # a stream export (or metadata= saying one)
+        if inference == "clip":
+            raise ModelFormatError(f"{source.name} is a stream model (one frame per step): it cannot run clips; "
+                                   f"use the clip model's files")
+        if pool_frames is not None and pool_frames != stream.pool_frames:
+            raise ModelFormatError(f"{source.name} was exported with a {stream.pool_frames}-frame pool; "
+                                   f"pool_frames={pool_frames} needs a new export (ar-core export --inference "
+                                   f"stream --pool-frames {pool_frames})")
+        if source.kind == "torch" and not isinstance(source.module, StreamingX3D):  # weights with stream metadata
+            streaming = to_streaming(source.module, stream.pool_frames)
+            if stream_metadata(source.metadata, streaming) != source.metadata:
+                raise ModelFormatError(f"{source.name}: its stream metadata does not match the network's states")
+            return ModelSource("torch", source.metadata, source.path, streaming)
+        return source
+    if inference != "stream":
+        if pool_frames is not None:
+            raise ValueError(f"pool_frames={pool_frames} applies to stream inference (inference='stream') only")
+        return source
+    if source.kind != "torch":
+        raise ModelFormatError(f"{source.name} is a clip export; stream inference needs the torch weights or an "
+                               f"export made with `ar-core export --inference stream`")
+    streaming = to_streaming(source.module, pool_frames)
+    return ModelSource("torch", stream_metadata(source.metadata, streaming), source.path, streaming)
 
 
 def _onnx_dims(value_info) -> list:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..models.metadata import ModelMetadata
-from .base import Clips, InferenceEngine, ModelFormatError, require_package
+from .base import BackendUnavailable, Clips, InferenceEngine, ModelFormatError, require_package
 from .cache import file_digest, runtime_cache_dir
 from .calibration import CalibrationBatches
 from .onnx_export import cached_onnx
@@ -28,6 +28,11 @@ from .sources import ModelSource
 log = logging.getLogger(__name__)
 
 TENSORRT_PRECISIONS = ("fp32", "fp16", "int8")
+# Why stream models are refused: the engines here bind one clip input and one output, a step binds 1 + K inputs
+# and outputs with a profile each, and without a GPU here it could not be tested.
+STREAM_TENSORRT = ("TensorRT engines here run clip models only (a stream step binds a frame and K states, which "
+                   "this backend does not build or bind yet, and no GPU here could test it); run the stream "
+                   "ONNX on onnxruntime with device='tensorrt' or 'cuda' instead")
 
 
 def engine_cache_key(model_digest: str, gpu_name: str, tensorrt_version: str, precision: str, max_batch: int) -> str:
@@ -164,6 +169,8 @@ def open_engine(source: ModelSource, device: str = "cuda", num_threads: int | No
                 cache_dir=None, max_batch: int = 8, workspace_gb: float = 2.0) -> TensorRTEngine:
     import torch
 
+    if source.metadata.inference == "stream":
+        raise BackendUnavailable(f"{source.name}: {STREAM_TENSORRT}")
     if source.kind == "tensorrt":
         return TensorRTEngine(source.path.read_bytes(), source.metadata, device, str(source.path))
     trt = require_package("tensorrt", "backend 'tensorrt'")

@@ -35,11 +35,11 @@ class TorchEngine(InferenceEngine):
         self.autocast = precision == "fp16"
         if target.type == "cuda":
             self.network = self.network.to(memory_format=torch.channels_last_3d)
-        self.forward: Callable[[torch.Tensor], torch.Tensor] = self.network
+        self.forward: Callable[..., torch.Tensor] = self.network
         if compile:
             mode = "reduce-overhead" if target.type == "cuda" else None  # reduce-overhead = CUDA graphs
             self.forward = torch.compile(self.network, mode=mode, dynamic=False, options={"freezing": True})
-        elif target.type == "cuda":
+        elif target.type == "cuda" and metadata.inference == "clip":  # CudaGraphs replays one-input functions
             self.forward = CudaGraphs(self.network)
 
     def _predict(self, clips: Clips) -> np.ndarray:
@@ -48,6 +48,13 @@ class TorchEngine(InferenceEngine):
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
         with torch.inference_mode(), torch.autocast("cuda", torch.float16, enabled=self.autocast):
             return self.forward(clips).float().cpu().numpy()
+
+    def _step(self, frames: Clips, states: list) -> tuple[np.ndarray, list[np.ndarray]]:
+        # Numpy in and out: on the CPU as_tensor and .numpy() share memory, so a step copies nothing.
+        inputs = [torch.as_tensor(x).to(self.device, non_blocking=True) for x in (frames, *states)]
+        with torch.inference_mode(), torch.autocast("cuda", torch.float16, enabled=self.autocast):
+            probabilities, *new_states = self.forward(*inputs)
+        return probabilities.float().cpu().numpy(), [state.float().cpu().numpy() for state in new_states]
 
     def _release(self) -> None:
         self.network = self.forward = None
