@@ -1,16 +1,25 @@
 """Continual X3D (ar_core.models.streaming): each step equals the clip network with its temporal padding removed,
-evaluated on the frames the step covers; warm-up, reset, restarts, errors, independent streams."""
+evaluated on the frames the step covers; warm-up, reset, restarts, errors, independent streams; and on
+SyntheticMotion a trained classifier's stream predictions agree with its clip predictions at the same stamps."""
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ar_core.models import build_model
+from ar_core import X3DLearner
+from ar_core.data import SyntheticMotion
+from ar_core.models import build_model, get_spec
 from ar_core.models.streaming import to_streaming
+from ar_core.train.config import load_config
+from ar_core.train.datasets import build_dataset
 
 SMALL_CROP = 32
+RECIPE = Path(__file__).resolve().parents[1] / "config" / "train" / "demo_synthetic.yaml"
 BLOCKS = 26  # X3D-XS and -S: ceil(2.2 * (1, 2, 5, 3)) residual blocks
 
 
@@ -181,3 +190,49 @@ def test_stream_metadata_round_trips_and_clip_metadata_keeps_its_old_fields():
         clip.replace(inference="stream")
     with pytest.raises(MetadataError, match="field 'inference' must be one of clip, stream"):
         clip.replace(inference="video")
+
+
+MOTION_CROP = 16  # the demo recipe learns SyntheticMotion at 16 px too, in half the time of its 32 px
+
+
+@cache
+def motion_classifier() -> nn.Module:
+    """X3D-XS trained with the demo recipe (config/train/demo_synthetic.yaml) at MOTION_CROP: a real classifier
+    of SyntheticMotion (the runtime tests' trained-a-little model is at chance on new clips, so it cannot show
+    agreement). About two minutes on one CPU thread."""
+    config = load_config(RECIPE, {"crop": MOTION_CROP, "log_every": 1000})
+    train = build_dataset(config, get_spec(config.model), "train")
+    learner = X3DLearner.from_config(config.replace(num_classes=len(train.classes)))
+    learner.fit(train)
+    return learner.model.eval()
+
+
+def motion_videos(count: int, frames: int, seed: int) -> torch.Tensor:
+    """`count` SyntheticMotion videos (class = index % 4) of `frames` frames at the training clips' rate (4 frames
+    in 1.6 s), as (count, 3, frames, S, S)."""
+    data = SyntheticMotion(count, 4, frames=frames, size=MOTION_CROP, seed=seed, clip_seconds=1.6 * frames / 4)
+    return torch.stack([data[i][0] for i in range(count)])
+
+
+def test_stream_and_clip_predictions_agree_on_synthetic_motion():
+    network = motion_classifier()
+    stream = to_streaming(network)
+    outputs, clip_frames = 20, network.spec.frames
+    videos = motion_videos(8, stream.receptive_field + outputs - 1, seed=5)
+    labels = torch.arange(8) % 4
+    agree = clip_right = stream_right = total = 0
+    for t in range(videos.shape[2]):
+        probabilities = stream.step(videos[:, :, t])
+        if probabilities is None:
+            continue
+        with torch.inference_mode():
+            clip = network(videos[:, :, t - clip_frames + 1:t + 1])  # the clip of the same stamp
+        agree += (probabilities.argmax(1) == clip.argmax(1)).sum().item()
+        clip_right += (clip.argmax(1) == labels).sum().item()
+        stream_right += (probabilities.argmax(1) == labels).sum().item()
+        total += len(clip)
+    print(f"stream vs clip top-1 agreement after warm-up: {agree}/{total} = {agree / total:.1%} "
+          f"(top-1: clip {clip_right / total:.1%}, stream {stream_right / total:.1%})")
+    assert total == 8 * outputs
+    assert clip_right / total >= 0.9, "the classifier should be a real one for agreement to mean something"
+    assert agree / total >= 0.9

@@ -289,9 +289,10 @@ def _check_io(source: ModelSource, input_dims: list, output_dims: list, inputs: 
                                                for d, e in zip(input_dims, expected)):
         raise ModelFormatError(f"{source.name}: its input is {_shape_text(input_dims)} but its metadata says "
                                f"{'clips' if stream is None else 'frames'} of {_shape_text(list(expected))}")
-    if inputs != 1 + (0 if stream is None else len(stream.state_shapes)):
+    expected_inputs = 1 if stream is None else 1 + len(stream.state_shapes)  # clips, or frame and states
+    if inputs != expected_inputs:
         raise ModelFormatError(f"{source.name} has {inputs} inputs but its metadata says "
-                               f"{'a clip model (1)' if stream is None else f'a stream step (frame and {len(stream.state_shapes)} states)'}")
+                               f"{'a clip model' if stream is None else 'a stream step'} of {expected_inputs}")
     if len(output_dims) != 2 or (isinstance(output_dims[1], int) and output_dims[1] != source.metadata.num_classes):
         raise ModelFormatError(f"{source.name}: its output is {_shape_text(output_dims)} but its metadata lists "
                                f"{source.metadata.num_classes} class names")
