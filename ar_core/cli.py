@@ -12,7 +12,7 @@ import sys
 from importlib.metadata import entry_points
 
 from .models import MODEL_SPECS
-from .stream.settings import BAG_EVAL, INFER, add_arguments
+from .stream.settings import BAG_EVAL, EXPORT, INFER, add_arguments, from_arguments
 from .train.config import add_config_flags
 
 
@@ -42,10 +42,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export X3D weights to ONNX, OpenVINO IR or a TensorRT engine, metadata inside (optionally fp16 or int8)."""
     from .runtime.export import export_checkpoint
 
+    stream = from_arguments(args, EXPORT)
     result = export_checkpoint(args.weights, args.format, args.out, model=args.model, crop=args.crop,
                                fp16=args.fp16, int8=args.int8, calib=args.calib, val=args.val,
                                calib_clips=args.calib_clips, constant_folding=args.constant_folding,
-                               inference=args.inference, pool_frames=args.pool_frames)
+                               inference=stream.inference, pool_frames=stream.pool_frames or None)
     for path in result.files:
         print(path)
     if result.quantization:
@@ -68,7 +69,6 @@ def cmd_bag_eval(args: argparse.Namespace) -> int:
     """Replay a rosbag2 through the node's frame path offline and report accuracy against a truth file,
     latency and throughput (report.json, timeline.png and confusion.png in --out)."""
     from .bags.evaluate import evaluate_bag
-    from .stream.settings import BAG_EVAL, from_arguments
 
     report = evaluate_bag(args.bag, args.topic, args.truth, from_arguments(args, BAG_EVAL), args.out)
     overall, latency = report["accuracy"]["overall"], report["latency"]
@@ -127,7 +127,6 @@ def cmd_infer(args: argparse.Namespace) -> int:
     """Classify a video through the node's frame path: its frames at their presentation times, as a camera's at
     their stamps, a prediction every `hop` sampled frames; prints each prediction's time (s) and top-k classes."""
     from .stream.pipeline import ActivityStream
-    from .stream.settings import INFER, from_arguments
     from .stream.video import format_predictions, predict_video
 
     stream = ActivityStream.open(from_arguments(args, INFER))
@@ -198,10 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--val", metavar="DATASET", help="clips to compare int8 with fp32 on (default: --calib)")
     export.add_argument("--constant-folding", action="store_true", help="passed to torch.onnx.export")
     export.add_argument("--crop", type=int, help="clip size in pixels (default: the model's test crop)")
-    export.add_argument("--inference", choices=["clip", "stream"], default="clip",
-                        help="clip: a clip per prediction; stream: the continual step, one frame per prediction")
-    export.add_argument("--pool-frames", type=int,
-                        help="stream: frames of the final temporal pool (default: the model's clip length)")
+    add_arguments(export, EXPORT, params_file=False)
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=cmd_export)
 

@@ -46,10 +46,13 @@ def resolve_weights(model: str, weights: str | os.PathLike = "") -> Path:
 
 
 def open_session(model: str, weights: str | os.PathLike = "", backend: str = "torch", device: str = "auto",
-                 num_threads: int | None = None, labels: str | os.PathLike = "") -> ModelSession:
+                 num_threads: int | None = None, labels: str | os.PathLike = "", inference: str = "clip",
+                 pool_frames: int = 0) -> ModelSession:
     """An engine for `model` from `weights` (default: the cached official checkpoint) with its class names
-    (from `labels`, one a line, else the model's own). Missing weights raise WeightsNotFound."""
-    engine = create_engine(resolve_weights(model, weights), backend, device, num_threads, model=model)
+    (from `labels`, one a line, else the model's own), for clip or stream inference (`pool_frames` 0: the
+    model's default). Missing weights raise WeightsNotFound."""
+    engine = create_engine(resolve_weights(model, weights), backend, device, num_threads, model=model,
+                           inference=inference, pool_frames=pool_frames or None)
     names = read_labels(labels) if labels else list(engine.metadata.classes)
     if len(names) != len(engine.metadata.classes):
         engine.close()

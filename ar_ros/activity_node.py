@@ -34,6 +34,7 @@ from .image_conversion import ImageConverter
 from .inference_worker import InferenceWorker
 
 THROTTLE_S = 5.0
+STREAM_QUEUE = 8  # stream mode: sampled frames waiting for their step before the oldest is dropped
 
 
 class ActivityNode(LifecycleNode):
@@ -92,7 +93,8 @@ class ActivityNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._reset_stats()
         self.stream.reset()
-        self.worker = InferenceWorker(self._classify, self._on_worker_error)
+        self.worker = InferenceWorker(self._classify, self._on_worker_error,
+                                      STREAM_QUEUE if self.stream.streaming else 1)
         compressed = self.param("image_transport") == "compressed"
         qos = qos_profile_sensor_data if self.param("qos_reliability") != "reliable" else QoSProfile(depth=10)
         self.image_sub = self.create_subscription(CompressedImage if compressed else Image,
@@ -151,8 +153,9 @@ class ActivityNode(LifecycleNode):
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         clip = self.stream.add_frame(stamp, msg, msg.header.frame_id, size, convert)
-        if clip is not None:
-            self.worker.submit((clip, msg.header))  # the clip ends at this frame: its exact stamp
+        if clip is not None and self.worker.submit((clip, msg.header)) and self.stream.streaming:
+            self.stream.restart()  # a step was dropped: the state no longer follows the stream
+            self._on_stream_event("dropped", "inference fell behind the camera: stream state restarted")
 
     def _on_stream_event(self, kind: str, message: str) -> None:
         if kind == BAD_FRAME:
@@ -162,8 +165,10 @@ class ActivityNode(LifecycleNode):
 
     # ---------------------------------------------------------------- inference (worker thread)
     def _classify(self, item) -> None:
-        clip, header = item
+        clip, header = item  # the header of the clip's newest frame: its exact stamp and frame_id
         prediction = self.stream.predict(clip)
+        if prediction is None:  # stream mode: warming up, or a step between published ones
+            return
         self.classification_pub.publish(messages.classification(header, prediction.top))
         latency = self.get_clock().now().nanoseconds * 1e-9 - prediction.stamp
         with self._stats_lock:
@@ -197,6 +202,7 @@ class ActivityNode(LifecycleNode):
             values = dict(self.stats, input_fps=len(self.arrivals),
                           clips_dropped=self.worker.dropped if self.worker else 0,
                           **self.stream.counters.summary(), **self.latency.summary_ms())
+        values.update(inference="stream" if self.stream.streaming else "clip", warming_up=self.stream.warming_up)
         level = DiagnosticStatus.OK
         message = "running" if self.enabled else "paused"
         if values["bad_messages"] or values["inference_errors"]:

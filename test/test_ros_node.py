@@ -110,6 +110,33 @@ def test_15_and_30_fps_streams_give_clips_of_the_same_duration(weights, fps):
         env.close()
 
 
+def test_stream_mode_publishes_every_hop_steps_once_warm_and_restarts_on_enable(weights):
+    env = Running(weights, inference="stream", hop=2)
+    try:
+        warmup = env.node.stream.session.metadata.stream.warmup_frames
+        assert wait_for(lambda: env.diagnostics().get("warming_up") == "True", 5)
+        assert env.diagnostics()["inference"] == "stream"
+        frames = warmup + 6  # one frame per sample (stamps 0.4 s apart): each is a step
+        for i in range(frames):
+            env.send(image_msg(moving_square(i, 2.5), T0 + i * INTERVAL), pause=0.08)
+        assert wait_for(lambda: len(env.classifications()) >= 3)
+        stamps = [seconds(m.header.stamp) for m in env.classifications()]
+        # The first warm step, then every 2nd step; each message carries its frame's stamp.
+        assert stamps == pytest.approx([T0 + k * INTERVAL for k in range(warmup, frames, 2)], abs=1e-6)
+        assert env.diagnostics().get("warming_up") == "False" or wait_for(
+            lambda: env.diagnostics().get("warming_up") == "False", 3)
+        client = env.probe.create_client(SetBool, "/activity_node/enable")
+        assert client.wait_for_service(timeout_sec=5)
+        assert client.call(SetBool.Request(data=False)).success and client.call(SetBool.Request(data=True)).success
+        before = len(env.classifications())
+        for i in range(warmup - 5):  # the state was cleared: warming up again, nothing published
+            env.send(image_msg(moving_square(i, 2.5), T0 + 100 + i * INTERVAL), pause=0.02)
+        time.sleep(1.0)
+        assert len(env.classifications()) == before
+    finally:
+        env.close()
+
+
 def test_label_info_reaches_a_late_subscriber(running):
     time.sleep(0.5)
     running.probe.watch(LabelInfo, "/activity_node/label_info", latched=True)

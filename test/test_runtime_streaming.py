@@ -154,11 +154,15 @@ def test_tensorrt_refuses_stream_models_saying_why():
         export_checkpoint(weights_file(), "tensorrt", folder() / "stream-trt", inference="stream")
 
 
-def test_export_parser_takes_inference_and_pool_frames():
+def test_export_takes_inference_and_pool_frames_from_the_stream_schema():
+    from ar_core.stream.settings import EXPORT, from_arguments
+
     args = build_parser().parse_args(["export", "--weights", "w.pth", "--format", "openvino", "--inference",
                                       "stream", "--pool-frames", "16", "--out", "out"])
-    assert (args.inference, args.pool_frames) == ("stream", 16)
-    assert build_parser().parse_args(["export", "--weights", "w", "--format", "onnx", "--out", "o"]).inference == "clip"
+    assert (from_arguments(args, EXPORT).inference, from_arguments(args, EXPORT).pool_frames) == ("stream", 16)
+    defaults = from_arguments(build_parser().parse_args(["export", "--weights", "w", "--format", "onnx", "--out", "o"]),
+                              EXPORT)
+    assert (defaults.inference, defaults.pool_frames) == ("clip", 0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")

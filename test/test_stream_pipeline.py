@@ -77,3 +77,39 @@ def test_update_changes_runtime_settings_only_and_checks_them(stream):
     assert len(predictions) >= 2 and all(len(p.top) == 1 for p in predictions)
     assert min(np.diff([p.stamp for p in predictions])) >= 2.0 - 1e-9
     assert stream.counters.rate_limited > 0
+
+
+@pytest.fixture
+def stepping(weights):
+    stream = ActivityStream.open(load_settings(INFER, overrides=dict(weights=str(weights), num_threads=1,
+                                                                      inference="stream", hop=3)))
+    yield stream
+    stream.close()
+
+
+def test_stream_mode_steps_on_every_sample_and_publishes_every_hop_once_warm(stepping):
+    engine, metadata = stepping.session.engine, stepping.session.metadata
+    warmup = metadata.stream.warmup_frames
+    assert stepping.streaming and 0 < warmup <= metadata.stream.receptive_field
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (40, 48, 3), np.uint8) for _ in range(warmup + 10)]
+    published = [p for i, rgb in enumerate(frames) if (p := stepping.process(i * INTERVAL, rgb))]
+
+    # The same steps by hand: every frame preprocessed and stepped, the state carried along.
+    from ar_core.stream.preprocess import FramePreprocessor
+
+    preprocess = FramePreprocessor(metadata.crop, metadata.crop, metadata.mean, metadata.std)
+    state, outputs = engine.initial_state(1), []
+    for rgb in frames:
+        scores, state = engine.step(preprocess(rgb)[None].numpy(), state)
+        outputs.append(scores[0])
+    expected = list(range(warmup, len(frames), 3))  # the first warm step, then every 3rd
+    assert [round(p.stamp / INTERVAL) for p in published] == expected
+    for prediction, index in zip(published, expected):
+        np.testing.assert_allclose(prediction.scores, outputs[index], atol=1e-6)
+    assert not stepping.warming_up
+
+    stepping.add_frame(0.0, frames[0])  # stamps went backwards: the state starts over, warm-up again
+    assert stepping.counters.buffer_resets == 1
+    assert all(stepping.process((1 + i) * INTERVAL, rgb) is None for i, rgb in enumerate(frames[:warmup - 1]))
+    assert stepping.warming_up

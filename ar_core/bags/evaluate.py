@@ -66,9 +66,11 @@ def replay(bag: Bag, topic: str, stream: ActivityStream, progress: bool = True) 
             arrived = time.perf_counter()
             size = None if hasattr(msg, "format") else (msg.width, msg.height)  # CompressedImage has no size
             clip = stream.add_frame(stamp, msg, frame_id, size, to_rgb_from_message)
-            if clip is not None:  # the node can start on it once the frame is converted and pushed
-                ready_s = bag_time_ns * 1e-9 + time.perf_counter() - arrived
-                run.predictions.append(TimedPrediction(time_s, ready_s, stream.predict(clip)))
+            if clip is None:
+                continue
+            ready_s = bag_time_ns * 1e-9 + time.perf_counter() - arrived  # the node can start on it now
+            if (prediction := stream.predict(clip)) is not None:  # stream mode: not every step is published
+                run.predictions.append(TimedPrediction(time_s, ready_s, prediction))
     except BagReadError as err:
         run.error = str(err)
     finally:

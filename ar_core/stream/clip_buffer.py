@@ -22,6 +22,7 @@ class Clip:
     newest_stamp: float
     frame_id: str  # of the newest frame
     rgb: np.ndarray | None = None  # the newest frame as received (RGB), for overlays; set by ActivityStream
+    restart: int = 0  # which (re)start of its stream it belongs to; set by ActivityStream (stream state)
 
 
 class ClipBuffer:

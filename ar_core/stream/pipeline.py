@@ -4,6 +4,11 @@ The ROS node, `ar-core bag-eval`, bag-replay (through the node), `ar-core infer`
 frames come from and where results go; every step between is here: sampling by stamps, converting only the
 sampled frames, restarting the clip on a size change or a time jump, preprocessing, clip assembly, the rate
 limit, the engine call, smoothing and top-k, and the counters that diagnostics and reports show.
+
+Two inference modes (the `inference` setting). clip: every `hop` samples the model runs on the last `frames`
+samples. stream: a continual model (ar_core.models.streaming, Hedegaard & Iosifidis, ECCV 2022) steps on every
+sampled frame, carrying its state; once warm, every `hop`-th step is published. A restart (size change, time jump,
+reset) starts the state afresh.
 """
 from __future__ import annotations
 
@@ -91,6 +96,15 @@ class StreamCounters:
         return values
 
 
+@dataclass
+class _StepState:
+    """Stream mode: the continual model's state for one (re)start of the stream, and the steps it has taken."""
+
+    restart: int
+    values: list[np.ndarray] = field(default_factory=list)
+    steps: int = 0
+
+
 def _log_event(kind: str, message: str) -> None:
     log.warning("%s", message)
 
@@ -111,23 +125,33 @@ class ActivityStream:
         self.session = session
         self.settings = settings
         self.counters = StreamCounters()
+        self.streaming = metadata.inference == "stream"
         self._on_event = on_event or _log_event
         self._preprocess = FramePreprocessor(metadata.crop, metadata.crop, metadata.mean, metadata.std)
-        self._buffer = ClipBuffer(metadata.frames, metadata.interval_s, settings.hop)
+        # Stream mode takes every sample (a one-frame "clip"); hop and the rate limit apply after the step.
+        self._buffer = ClipBuffer(1 if self.streaming else metadata.frames, metadata.interval_s,
+                                  1 if self.streaming else settings.hop)
         self._smoother = ScoreSmoother(settings.smoothing)
         self._size: tuple[int, int] | None = None
+        self._restarts = 0  # subscription side: bumped whenever the stream starts over
         self._last_clip_stamp = -math.inf
+        self._state = _StepState(-1)  # inference side (stream mode)
 
     @classmethod
     def open(cls, settings: StreamSettings, on_event: Callable[[str, str], None] | None = None) -> ActivityStream:
         """Open the model the settings name and a stream over it."""
         session = open_session(settings.model, settings.weights, settings.backend, settings.device,
-                               settings.num_threads, settings.labels)
+                               settings.num_threads, settings.labels, settings.inference, settings.pool_frames)
         return cls(session, settings, on_event)
 
     @property
     def labels(self) -> list[str]:
         return self.session.labels
+
+    @property
+    def warming_up(self) -> bool:
+        """Stream mode: the state is not full yet, so steps are not published."""
+        return self.streaming and self._state.steps <= self.session.metadata.stream.warmup_frames
 
     # ------------------------------------------------------------------ subscription side
     def add_frame(self, stamp_s: float, frame: Any, frame_id: str = "", size: tuple[int, int] | None = None,
@@ -157,35 +181,62 @@ class ActivityStream:
         counters.sampled += 1
         if self._buffer.resets != resets:
             counters.buffer_resets += 1
+            self._restarts += 1
             self._on_event(TIME_JUMP, "image stamps went backwards (bag loop?): clip buffer cleared")
-        if clip is None:
+        if clip is None or (not self.streaming and self._rate_limited(stamp_s)):
             return None
-        max_rate_hz = self.settings.max_rate_hz
-        if max_rate_hz > 0 and stamp_s - self._last_clip_stamp < 1.0 / max_rate_hz:
-            counters.rate_limited += 1
-            return None
-        self._last_clip_stamp = stamp_s
-        return replace(clip, rgb=rgb)
+        return replace(clip, rgb=rgb, restart=self._restarts)
+
+    def restart(self) -> None:
+        """Start the clip (and, in stream mode, the state) afresh from the next frame on."""
+        self._buffer.clear()
+        self._restarts += 1
 
     def _check_size(self, size: tuple[int, int]) -> None:
         if size == self._size:
             return
         if self._size is not None:
-            self._buffer.clear()
+            self.restart()
             self.counters.size_changes += 1
             self._on_event(SIZE_CHANGE, f"image size changed to {size[0]}x{size[1]}: clip restarted")
         self._size = size
 
+    def _rate_limited(self, stamp_s: float) -> bool:
+        """Whether max_rate_hz (in camera time) holds back a prediction at this stamp; counts those it does."""
+        max_rate_hz = self.settings.max_rate_hz
+        if max_rate_hz > 0 and stamp_s - self._last_clip_stamp < 1.0 / max_rate_hz:
+            self.counters.rate_limited += 1
+            return True
+        self._last_clip_stamp = stamp_s
+        return False
+
     # ------------------------------------------------------------------ inference side
-    def predict(self, clip: Clip) -> Prediction:
+    def predict(self, clip: Clip) -> Prediction | None:
+        """The prediction for a clip `add_frame` returned; in stream mode None for steps that are not published
+        (warming up, between hops, rate-limited)."""
         start = time.perf_counter()
-        scores = np.asarray(self.session.engine.predict(clip.tensor.unsqueeze(0).numpy()))[0]
+        if not self.streaming:
+            scores = np.asarray(self.session.engine.predict(clip.tensor.unsqueeze(0).numpy()))[0]
+        elif (scores := self._step(clip)) is None:
+            return None
         compute_s = time.perf_counter() - start
         scores = self._smoother(scores)
         self.counters.predictions += 1
         settings = self.settings
         return Prediction(clip.newest_stamp, clip.frame_id, scores,
                           rank(scores, self.labels, settings.top_k, settings.score_threshold), compute_s)
+
+    def _step(self, clip: Clip) -> np.ndarray | None:
+        engine, state = self.session.engine, self._state
+        if clip.restart != state.restart:  # a new stream: fresh state, warm-up and hop count
+            state = self._state = _StepState(clip.restart, engine.initial_state(1))
+            self._smoother.clear()
+        probabilities, state.values = engine.step(clip.tensor[:, -1].unsqueeze(0).numpy(), state.values)
+        state.steps += 1
+        warm = state.steps - self.session.metadata.stream.warmup_frames  # published steps: 1, 1 + hop, ...
+        if warm < 1 or (warm - 1) % self.settings.hop or self._rate_limited(clip.newest_stamp):
+            return None
+        return probabilities[0]
 
     def process(self, stamp_s: float, frame: Any, frame_id: str = "", size: tuple[int, int] | None = None,
                 convert: Callable[[Any], np.ndarray] | None = None) -> Prediction | None:
@@ -206,8 +257,9 @@ class ActivityStream:
         self._smoother.windows = self.settings.smoothing
 
     def reset(self) -> None:
-        """Start over: an empty clip and no smoothing history (after a pause or a lifecycle transition)."""
-        self._buffer.clear()
+        """Start over: an empty clip (a fresh stream state) and no smoothing history (after a pause or a
+        lifecycle transition)."""
+        self.restart()
         self._smoother.clear()
         self._last_clip_stamp = -math.inf
 

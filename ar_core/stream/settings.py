@@ -19,8 +19,9 @@ from ..devices import DEVICE_HELP
 from ..models import MODEL_SPECS
 from ..runtime import BACKEND_NAMES
 
-NODE, INFER, BAG_EVAL, BAG_REPLAY = "node", "infer", "bag-eval", "bag-replay"
-CALLERS = (NODE, INFER, BAG_EVAL, BAG_REPLAY)
+NODE, INFER, BAG_EVAL, BAG_REPLAY, EXPORT = "node", "infer", "bag-eval", "bag-replay", "export"
+CALLERS = (NODE, INFER, BAG_EVAL, BAG_REPLAY, EXPORT)
+PREDICTING = (NODE, INFER, BAG_EVAL, BAG_REPLAY)  # the callers that run the frame path
 ROS_PARAMETERS = ("use_sim_time",)  # rclpy's own parameters: allowed in a params file, not ours to read
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -35,7 +36,7 @@ class Setting:
     default: bool | int | float | str
     description: str
     runtime: bool = False  # may change while running (node parameter callback, ActivityStream.update)
-    callers: tuple[str, ...] = CALLERS
+    callers: tuple[str, ...] = PREDICTING
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
 
@@ -63,7 +64,6 @@ class Setting:
         return value
 
 
-PREDICTING = (NODE, INFER, BAG_EVAL, BAG_REPLAY)
 SETTINGS: tuple[Setting, ...] = (
     Setting("model", "xs", "model name from the registry: " + ", ".join(MODEL_SPECS), choices=tuple(MODEL_SPECS)),
     Setting("weights", "", "weights (.pth/.pyth), a folder written by save() or of official checkpoints, its .json, "
@@ -72,10 +72,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backend", "torch", "inference runtime: " + ", ".join(BACKEND_NAMES), choices=tuple(BACKEND_NAMES)),
     Setting("device", "auto", DEVICE_HELP),
     Setting("labels", "", "class-name file (one per line); empty: the model's own class names"),
+    Setting("inference", "clip", "clip: the model on the last clip every `hop` samples; stream: a continual step on "
+                                 "every sampled frame (CoX3D), published every `hop` steps once warm",
+            callers=(*PREDICTING, EXPORT), choices=("clip", "stream")),
+    Setting("pool_frames", 0, "stream: frames of the final temporal pool (0: the model's clip length, or what a "
+                              "stream export says)", callers=(*PREDICTING, EXPORT), minimum=0),
     Setting("num_threads", 0, "CPU threads for inference (0: the runtime's default)", minimum=0),
     Setting("top_k", 5, "classes listed per prediction", runtime=True, minimum=1),
     Setting("score_threshold", 0.0, "classes scoring below this are left out", runtime=True, minimum=0.0),
-    Setting("hop", 1, "run the model every `hop` sampled frames (the spacing of prediction windows)", runtime=True,
+    Setting("hop", 1, "a prediction every `hop` sampled frames (the spacing of prediction windows)", runtime=True,
             minimum=1),
     Setting("smoothing", 1, "average scores over the last N predictions (1: no smoothing)", runtime=True, minimum=1),
     Setting("max_rate_hz", 0.0, "at most this many predictions per second of camera time (0: no limit)",
@@ -193,12 +198,14 @@ def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
     return values
 
 
-def add_arguments(parser: argparse.ArgumentParser, caller: str) -> None:
-    """`--params FILE` and one flag per setting `caller` uses (default: the params file's value, else the
-    schema's)."""
-    group = parser.add_argument_group("stream settings (the node's parameters; flags override --params)")
-    group.add_argument("--params", metavar="YAML",
-                       help="the node's params file (config/x3d_<model>.yaml); the flags below override it")
+def add_arguments(parser: argparse.ArgumentParser, caller: str, params_file: bool = True) -> None:
+    """One flag per setting `caller` uses (default: the params file's value, else the schema's), and with
+    `params_file` a `--params FILE` they override."""
+    group = parser.add_argument_group("stream settings (the node's parameters" +
+                                      ("; flags override --params)" if params_file else ")"))
+    if params_file:
+        group.add_argument("--params", metavar="YAML",
+                           help="the node's params file (config/x3d_<model>.yaml); the flags below override it")
     for setting in settings_for(caller):
         if setting.type is bool:
             group.add_argument(setting.flag, dest=setting.name, action=argparse.BooleanOptionalAction,
@@ -210,8 +217,9 @@ def add_arguments(parser: argparse.ArgumentParser, caller: str) -> None:
 
 
 def from_arguments(args: argparse.Namespace, caller: str) -> StreamSettings:
-    """The settings given by `add_arguments`' flags, over the --params file, over the defaults."""
-    return load_settings(caller, args.params, {s.name: getattr(args, s.name) for s in settings_for(caller)})
+    """The settings given by `add_arguments`' flags, over the --params file (if any), over the defaults."""
+    return load_settings(caller, getattr(args, "params", None),
+                         {s.name: getattr(args, s.name) for s in settings_for(caller)})
 
 
 def ros_arguments(settings: Mapping[str, Any], names: Iterable[str] | None = None) -> list[str]:
