@@ -68,8 +68,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bag_eval(args: argparse.Namespace) -> int:
     """Replay a rosbag2 through the node's frame path offline and report accuracy against a truth file,
     latency and throughput (report.json, timeline.png and confusion.png in --out)."""
-    from .bags.evaluate import evaluate_bag
+    from .bags.evaluate import compare_inference, evaluate_bag
 
+    if args.compare_inference:
+        return _print_comparison(compare_inference(args.bag, args.topic, args.truth,
+                                                   from_arguments(args, BAG_EVAL), args.out), args.out)
     report = evaluate_bag(args.bag, args.topic, args.truth, from_arguments(args, BAG_EVAL), args.out)
     overall, latency = report["accuracy"]["overall"], report["latency"]
     print(f"{overall['predictions']} predictions in truth segments ({overall['outside_segments']} outside): "
@@ -83,6 +86,21 @@ def cmd_bag_eval(args: argparse.Namespace) -> int:
         print(f"ar-core bag-eval: error: {report['error']}; the report covers what was read", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_comparison(comparison: dict, out: str) -> int:
+    print(f"{'inference':>9} {'top-1':>7} {'predictions':>11} {'ms/prediction':>13} {'per s of bag':>12} "
+          f"{'change delay median / p95 s':>28}")
+    for mode, summary in comparison["modes"].items():
+        delay = summary["change_delay"]
+        delays = f"{delay['median_s']:.2f} / {delay['p95_s']:.2f}" if "median_s" in delay else "n/a"
+        ms = summary["compute_ms_per_prediction"]
+        rate = summary["predictions_per_s_of_bag"]
+        print(f"{mode:>9} {percent(summary['top1']):>7} {summary['predictions']:>11} "
+              f"{'n/a' if ms is None else f'{ms:.1f}':>13} {'n/a' if rate is None else f'{rate:.2f}':>12} "
+              f"{delays:>28}  ({delay['never_correct']} of {delay['changes']} changes never caught)")
+    print(f"comparison: {out}/comparison.json, {out}/timeline.png; each mode's report in {out}/<mode>/")
+    return 0 if comparison["complete"] else 1
 
 
 def cmd_bag_extract(args: argparse.Namespace) -> int:
@@ -219,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bag_eval = commands.add_parser("bag-eval", help=cmd_bag_eval.__doc__, description=cmd_bag_eval.__doc__)
     add_bag_arguments(bag_eval)
+    bag_eval.add_argument("--compare-inference", action="store_true",
+                          help="evaluate in clip and in stream mode, side by side (each mode's report in OUT/<mode>/)")
     add_arguments(bag_eval, BAG_EVAL)
     bag_eval.set_defaults(func=cmd_bag_eval)
 

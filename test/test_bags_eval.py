@@ -241,3 +241,38 @@ def test_scoring_counts_segments_outside_and_confusion():
     assert scores["overall"] == {"predictions": 4, "top1": 0.5, "top5": 0.75, "outside_segments": 1}
     assert [(s["predictions"], s["top1"], s["top5"]) for s in scores["segments"]] == [(2, 0.5, 1.0), (2, 0.5, 0.5)]
     assert scores["confusion"] == {"classes": ["a", "b", "c"], "matrix": [[1, 0, 1], [0, 1, 1], [0, 0, 0]]}
+
+
+def test_change_delays_count_from_each_activity_change_to_the_first_correct_prediction():
+    from ar_core.bags.evaluate import change_delays
+
+    segments = [Segment(0.0, 4.0, "a", 1), Segment(4.0, 6.0, "a", 2), Segment(6.0, 9.0, "b", 3),
+                Segment(10.0, 12.0, "c", 4)]
+    predictions = [(0.5, ["b"]), (1.0, ["a"]), (4.5, ["a"]), (6.2, ["a"]), (7.0, ["b", "a"]), (10.5, ["a"])]
+    delays = change_delays(predictions, segments)
+    # a at 0 s caught after 1.0 s, b at 6 s after 1.0 s; the a -> a boundary is no change; c is never caught.
+    assert (delays["changes"], delays["never_correct"]) == (3, 1)
+    assert delays["median_s"] == pytest.approx(1.0) and delays["p95_s"] == pytest.approx(1.0)
+
+
+def test_compare_inference_reports_clip_and_stream_side_by_side(tmp_path, weights, capsys):
+    bag = make_labelled_bag(tmp_path, [0, 1, 2, 3], seconds_each=8.0, storage="mcap")  # 32 s: stream warms up
+    out = tmp_path / "both"
+    assert run_cli("--bag", bag.path, "--truth", bag.truth, "--weights", weights, "--compare-inference",
+                   "--out", out) == 0
+    printed = capsys.readouterr().out
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert set(comparison["modes"]) == {"clip", "stream"} and comparison["complete"]
+    for mode in ("clip", "stream"):
+        report = json.loads((out / mode / "report.json").read_text())
+        summary = comparison["modes"][mode]
+        assert report["summary"] == summary and summary["inference"] == mode and report["settings"]["inference"] == mode
+        assert summary["predictions"] == len(report["predictions"]) > 0
+        assert summary["compute_ms_per_prediction"] > 0 and summary["change_delay"]["changes"] == 4
+        assert mode in printed
+    clip, stream = comparison["modes"]["clip"], comparison["modes"]["stream"]
+    # The stream publishes once warm (receptive field of ~60 samples, 0.4 s apart), the clip model from the 4th.
+    assert clip["predictions"] > stream["predictions"]
+    first_stream = json.loads((out / "stream" / "report.json").read_text())["predictions"][0]["time_s"]
+    assert first_stream > 20.0
+    assert (out / "timeline.png").read_bytes().startswith(PNG_SIGNATURE)

@@ -12,7 +12,9 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..eval.metrics import confusion_matrix
@@ -43,6 +45,7 @@ class BagRun:
     first_time_s: float | None = None
     last_time_s: float | None = None
     wall_s: float = 0.0
+    engine_s: float = 0.0  # time in the engine, unpublished stream steps included
     error: str | None = None  # why reading stopped before the end of the bag
 
     def frame_rate(self) -> float | None:
@@ -77,6 +80,7 @@ def replay(bag: Bag, topic: str, stream: ActivityStream, progress: bool = True) 
         images.close()
     run.wall_s = time.perf_counter() - start
     run.bad_messages, run.rate_limited = stream.counters.bad_messages, stream.counters.rate_limited
+    run.engine_s = stream.counters.engine_s
     return run
 
 
@@ -147,6 +151,25 @@ def _confusion(hits: list[tuple[str, str, bool]], segments: Sequence[Segment], l
     return {"classes": classes, "matrix": confusion_matrix(top1, truth, len(classes)).tolist()}
 
 
+def change_delays(predictions: Sequence[tuple[float, Sequence[str]]], segments: Sequence[Segment]) -> dict:
+    """Seconds from each activity change (a segment whose label differs from the one before it) to the first
+    correct top-1 prediction inside that segment: median and p95 over the changes, and the changes never caught."""
+    delays, missed = [], 0
+    for i, segment in enumerate(segments):
+        if i and segments[i - 1].label == segment.label:
+            continue
+        hit = next((t for t, ranked in predictions if segment.start <= t < segment.end and ranked[:1] == [segment.label]),
+                   None)
+        if hit is None:
+            missed += 1
+        else:
+            delays.append(hit - segment.start)
+    summary = {"changes": len(delays) + missed, "never_correct": missed}
+    if delays:
+        summary.update(median_s=float(np.percentile(delays, 50)), p95_s=float(np.percentile(delays, 95)))
+    return summary
+
+
 def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike, settings: StreamSettings,
                  out_dir: str | os.PathLike, progress: bool = True) -> dict:
     """Replay the bag, score it against the truth file and write the report (report.json, timeline.png,
@@ -169,6 +192,24 @@ def evaluate_bag(bag_path: str | os.PathLike, topic: str, truth_path: str | os.P
     return report
 
 
+def compare_inference(bag_path: str | os.PathLike, topic: str, truth_path: str | os.PathLike,
+                      settings: StreamSettings, out_dir: str | os.PathLike, progress: bool = True) -> dict:
+    """The bag in clip and in stream mode with otherwise the same settings: each mode's full report in
+    `out_dir/<mode>/`, and side by side in `out_dir/comparison.json` and `out_dir/timeline.png`."""
+    from ..eval.reports import write_metrics
+    from .report import plot_mode_timelines
+
+    out_dir = Path(out_dir)
+    reports = {mode: evaluate_bag(bag_path, topic, truth_path, settings.replace(inference=mode), out_dir / mode,
+                                  progress) for mode in ("clip", "stream")}
+    comparison = {"bag_path": str(bag_path), "topic": topic, "truth": str(truth_path),
+                  "modes": {mode: report["summary"] for mode, report in reports.items()},
+                  "complete": all(report["complete"] for report in reports.values())}
+    write_metrics(comparison, out_dir / "comparison.json")
+    plot_mode_timelines(reports, out_dir / "timeline.png")
+    return comparison
+
+
 def build_report(run: BagRun, segments: Sequence[Segment], stream: ActivityStream, **where: str) -> dict:
     """The report as JSON-ready data: what was read, settings, accuracy, latency, throughput, predictions."""
     session, metadata = stream.session, stream.session.metadata
@@ -176,7 +217,14 @@ def build_report(run: BagRun, segments: Sequence[Segment], stream: ActivityStrea
     ranked = [(p.time_s, [r.label for r in rank(p.prediction.scores, labels, 5)]) for p in run.predictions]
     frames_per_s = run.frames / run.wall_s if run.wall_s > 0 else None
     bag_fps = run.frame_rate()
+    accuracy = score_predictions(ranked, segments, labels)
+    span_s = (run.last_time_s or 0.0) - (run.first_time_s or 0.0)
+    count = len(run.predictions)
     return {
+        "summary": {"inference": metadata.inference, "top1": accuracy["overall"]["top1"], "predictions": count,
+                    "compute_ms_per_prediction": 1e3 * run.engine_s / count if count else None,
+                    "predictions_per_s_of_bag": count / span_s if span_s > 0 else None,
+                    "change_delay": change_delays(ranked, segments)},
         "complete": run.error is None,
         "error": run.error,
         "source": {**where, "frames_read": run.frames, "bad_messages": run.bad_messages,
@@ -185,7 +233,7 @@ def build_report(run: BagRun, segments: Sequence[Segment], stream: ActivityStrea
         "settings": {**stream.settings.to_dict(), "params_file": stream.settings.source,
                      "weights_used": str(session.weights),
                      "clip": {"frames": metadata.frames, "interval_s": metadata.interval_s, "crop": metadata.crop}},
-        "accuracy": score_predictions(ranked, segments, labels),
+        "accuracy": accuracy,
         "latency": latency_summary(run.predictions),
         "throughput": {"frames_per_s": frames_per_s, "bag_frame_rate": bag_fps, "wall_s": run.wall_s,
                        "realtime_factor": frames_per_s / bag_fps if frames_per_s and bag_fps else None},

@@ -59,3 +59,32 @@ def _colour(prediction: dict, segments: list[dict]) -> str:
     if truth is None:
         return "#999999"
     return "#2ca02c" if prediction["ranked"][:1] == [truth] else "#d62728"
+
+
+def plot_mode_timelines(reports: dict[str, dict], path: str | os.PathLike) -> Path:
+    """Truth segments as bars and, one row of dots per mode (clip, stream), each prediction's top-1 class
+    (green right, red wrong, grey outside every segment), on one time axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    first = next(iter(reports.values()))
+    segments = first["accuracy"]["segments"]
+    classes = list(dict.fromkeys([s["label"] for s in segments] + [p["ranked"][0] for r in reports.values()
+                                                                    for p in r["predictions"] if p["ranked"]]))
+    row = {name: i for i, name in enumerate(classes)}
+    fig, axes = plt.subplots(len(reports), 1, sharex=True, squeeze=False,
+                             figsize=(12, 1.5 + 0.6 * len(classes) * len(reports)))
+    for axis, (mode, report) in zip(axes[:, 0], reports.items()):
+        for s in segments:
+            axis.broken_barh([(s["start"], s["end"] - s["start"])], (row[s["label"]] - 0.4, 0.8), color="#c6dbef")
+        predictions = [p for p in report["predictions"] if p["ranked"]]
+        axis.scatter([p["time_s"] for p in predictions], [row[p["ranked"][0]] for p in predictions],
+                     c=[_colour(p, segments) for p in predictions], s=10, zorder=3)
+        axis.set_yticks(range(len(classes)), classes)
+        summary = report["summary"]
+        top1 = "n/a" if summary["top1"] is None else f"{100 * summary['top1']:.1f}%"
+        axis.set_title(f"{mode}: top-1 {top1}, {summary['predictions']} predictions", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("seconds from the bag's first message")
+    return save_png(fig, path)

@@ -86,6 +86,7 @@ class StreamCounters:
     buffer_resets: int = 0  # clip restarted: stamps went backwards (a bag starting over)
     rate_limited: int = 0  # clips held back by max_rate_hz
     predictions: int = 0
+    engine_s: float = 0.0  # time in the engine, unpublished stream steps included
     preprocess_s: deque[float] = field(default_factory=lambda: deque(maxlen=300))  # last sampled frames
 
     def summary(self) -> dict[str, float | int]:
@@ -215,11 +216,14 @@ class ActivityStream:
         """The prediction for a clip `add_frame` returned; in stream mode None for steps that are not published
         (warming up, between hops, rate-limited)."""
         start = time.perf_counter()
-        if not self.streaming:
+        if self.streaming:
+            scores = self._step(clip)
+        else:
             scores = np.asarray(self.session.engine.predict(clip.tensor.unsqueeze(0).numpy()))[0]
-        elif (scores := self._step(clip)) is None:
-            return None
         compute_s = time.perf_counter() - start
+        self.counters.engine_s += compute_s
+        if scores is None:
+            return None
         scores = self._smoother(scores)
         self.counters.predictions += 1
         settings = self.settings
