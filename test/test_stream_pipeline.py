@@ -109,6 +109,8 @@ def test_stream_mode_steps_on_every_sample_and_publishes_every_hop_once_warm(ste
         np.testing.assert_allclose(prediction.scores, outputs[index], atol=1e-6)
     assert not stepping.warming_up
 
+    stepping.update(hop=1)  # thins publishing only: every later sample is still one step
+    assert stepping.process(len(frames) * INTERVAL, frames[0]) is not None
     stepping.add_frame(0.0, frames[0])  # stamps went backwards: the state starts over, warm-up again
     assert stepping.counters.buffer_resets == 1
     assert all(stepping.process((1 + i) * INTERVAL, rgb) is None for i, rgb in enumerate(frames[:warmup - 1]))

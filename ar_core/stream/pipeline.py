@@ -115,7 +115,8 @@ class ActivityStream:
 
     Subscription side: `add_frame` samples by stamps (so 15 and 30 fps cameras give clips of the same duration),
     converts and preprocesses only the sampled frames, and returns a Clip every `hop` samples (at most
-    `max_rate_hz` a second of camera time). Inference side: `predict(clip)` runs the engine, smooths and ranks.
+    `max_rate_hz` a second of camera time); in stream mode every sample, as a one-frame clip. Inference side:
+    `predict(clip)` runs the engine (stream mode: one step, the state carried), smooths and ranks.
     `process` does both, for callers without a worker thread. Not thread-safe on either side by itself: one
     thread adds frames, one predicts (they share only counters and settings, read whole).
     """
@@ -257,7 +258,8 @@ class ActivityStream:
                 raise ValueError(f"{name} cannot change while running (restart with the new value)")
             changes[name] = setting.check(value)
         self.settings = self.settings.replace(**changes)
-        self._buffer.hop = self.settings.hop
+        if not self.streaming:  # a stream steps on every sample; its hop thins what is published
+            self._buffer.hop = self.settings.hop
         self._smoother.windows = self.settings.smoothing
 
     def reset(self) -> None:
