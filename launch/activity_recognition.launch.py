@@ -23,8 +23,9 @@ ARGUMENTS = (
                     "checkpoint)"),
     ("image_topic", "/camera/image_raw", "camera topic (sensor_msgs/Image; `<topic>/compressed` when compressed)"),
     ("image_transport", "", "raw or compressed; empty: the params file's"),
+    ("inference", "", "clip or stream (a continual step per sampled frame); empty: the params file's"),
 )
-FROM_FILE_UNLESS_GIVEN = ("device", "backend", "weights", "image_transport")
+FROM_FILE_UNLESS_GIVEN = ("device", "backend", "weights", "image_transport", "inference")
 
 
 def _fail_launch_on_error(event, context: LaunchContext) -> None:

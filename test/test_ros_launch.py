@@ -45,7 +45,7 @@ def test_arguments_and_defaults(tmp_path):
     declared = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     assert {name: "".join(s.text for s in arg.default_value) for name, arg in declared.items()} == {
         "model": "xs", "device": "", "backend": "", "weights": "", "image_topic": "/camera/image_raw",
-        "image_transport": ""}
+        "image_transport": "", "inference": ""}
     assert declared["model"].choices == list(MODEL_SPECS)
     result = _run(tmp_path)
     assert result.returncode == 0 and result.errors == [] and result.warnings == []
@@ -99,17 +99,19 @@ def test_empty_arguments_leave_the_params_files_values(tmp_path):
     file_values = _file_values(params_file)
     assert file_values["device"] == "auto"
     values = _node_parameters(node.cmd)
-    for name in ("device", "backend", "weights", "image_transport"):
+    for name in ("device", "backend", "weights", "image_transport", "inference"):
         assert values[name] == file_values[name], name
 
 
 def test_given_arguments_override_the_params_file(tmp_path):
-    result = _run(tmp_path, device="cuda:1", weights="/data/x3d_xs.onnx", image_transport="compressed")
+    result = _run(tmp_path, device="cuda:1", weights="/data/x3d_xs.onnx", image_transport="compressed",
+                  inference="stream")
     [node] = result.nodes
     _, overrides = node.parameters_evaluated
     assert overrides == {"model": "xs", "device": "cuda:1", "weights": "/data/x3d_xs.onnx",
-                         "image_transport": "compressed"}
+                         "image_transport": "compressed", "inference": "stream"}
     values = _node_parameters(node.cmd)
+    assert values["inference"] == "stream"
     assert (values["device"], values["weights"], values["image_transport"]) == ("cuda:1", "/data/x3d_xs.onnx",
                                                                                  "compressed")
     assert values["backend"] == _file_values(ROOT / "config" / "x3d_xs.yaml")["backend"]  # left empty
