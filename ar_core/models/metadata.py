@@ -90,10 +90,6 @@ class ModelMetadata:
         return sample_interval_s(self.sampling_rate)
 
     @property
-    def clip_seconds(self) -> float:
-        return self.frames * self.interval_s
-
-    @property
     def input_shape(self) -> tuple[int, int, int, int]:
         """One clip: (channels, frames, height, width)."""
         return 3, self.frames, self.crop, self.crop
