@@ -54,9 +54,16 @@ class Running:
         self.probe.image_pub.publish(msg)
         time.sleep(pause)
 
-    def stream(self, frames: int, fps: float, start: float = T0, frame_id: str = "camera", size=(160, 120)):
+    def stream(self, frames: int, fps: float, start: float = T0, frame_id: str = "camera", size=(160, 120),
+               paced: bool = False):
+        """`frames` images at `fps` of camera time. paced: after each one, wait until the node has taken it and
+        published every clip so far, so that a slow machine drops no clip (for the tests about which clips)."""
+        received = self.node.stats["received"]
         for i in range(frames):
             self.send(image_msg(moving_square(i, fps, *size), start + i / fps, frame_id))
+            if paced:
+                assert wait_for(lambda: self.node.stats["received"] > received + i
+                                and self.node.stats["published"] == self.node.stream.counters.clips, 30)
 
     def classifications(self):
         return self.probe.messages(CLASSIFICATION)
@@ -80,7 +87,7 @@ def running(weights):
 
 
 def test_classifications_carry_the_newest_frame_stamp_and_ranked_results(running):
-    running.stream(frames=90, fps=30)  # 3 s: 8 samples, clips from the 4th on
+    running.stream(frames=90, fps=30, paced=True)  # 3 s: 8 samples, clips from the 4th on
     assert wait_for(lambda: len(running.classifications()) >= 5)
     sampled = [T0 + k * INTERVAL for k in range(8)]
     for msg in running.classifications():
@@ -100,7 +107,7 @@ def test_classifications_carry_the_newest_frame_stamp_and_ranked_results(running
 def test_15_and_30_fps_streams_give_clips_of_the_same_duration(weights, fps):
     env = Running(weights, hop=2)
     try:
-        env.stream(frames=int(3.2 * fps), fps=fps)
+        env.stream(frames=int(3.2 * fps), fps=fps, paced=True)
         assert wait_for(lambda: len(env.classifications()) >= 2)
         stamps = [seconds(m.header.stamp) for m in env.classifications()]
         # Samples every 0.4 s of camera time whatever the fps: first clip ends at 1.2 s, then every 2 samples.

@@ -85,13 +85,14 @@ class StreamCounters:
     size_changes: int = 0  # clip restarted: the image size changed
     buffer_resets: int = 0  # clip restarted: stamps went backwards (a bag starting over)
     rate_limited: int = 0  # clips held back by max_rate_hz
+    clips: int = 0  # handed on for inference (stream mode: one per sample)
     predictions: int = 0
     engine_s: float = 0.0  # time in the engine, unpublished stream steps included
     preprocess_s: deque[float] = field(default_factory=lambda: deque(maxlen=300))  # last sampled frames
 
     def summary(self) -> dict[str, float | int]:
         values: dict[str, float | int] = {name: getattr(self, name) for name in (
-            "frames", "sampled", "bad_messages", "size_changes", "buffer_resets", "rate_limited", "predictions")}
+            "frames", "sampled", "bad_messages", "size_changes", "buffer_resets", "rate_limited", "clips", "predictions")}
         if self.preprocess_s:
             values["preprocess_ms"] = 1e3 * sum(self.preprocess_s) / len(self.preprocess_s)
         return values
@@ -187,6 +188,7 @@ class ActivityStream:
             self._on_event(TIME_JUMP, "image stamps went backwards (bag loop?): clip buffer cleared")
         if clip is None or (not self.streaming and self._rate_limited(stamp_s)):
             return None
+        counters.clips += 1
         return replace(clip, rgb=rgb, restart=self._restarts)
 
     def restart(self) -> None:
