@@ -3,23 +3,17 @@ evaluated on the frames the step covers; warm-up, reset, restarts, errors, indep
 SyntheticMotion a trained classifier's stream predictions agree with its clip predictions at the same stamps."""
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ar_core import X3DLearner
 from ar_core.data import SyntheticMotion
-from ar_core.models import build_model, get_spec
+from ar_core.models import build_model
 from ar_core.models.streaming import to_streaming
-from ar_core.train.config import load_config
-from ar_core.train.datasets import build_dataset
 
 SMALL_CROP = 32
-RECIPE = Path(__file__).resolve().parents[1] / "config" / "train" / "demo_synthetic.yaml"
 BLOCKS = 26  # X3D-XS and -S: ceil(2.2 * (1, 2, 5, 3)) residual blocks
 
 
@@ -192,19 +186,7 @@ def test_stream_metadata_round_trips_and_clip_metadata_keeps_its_old_fields():
         clip.replace(inference="video")
 
 
-MOTION_CROP = 16  # the demo recipe learns SyntheticMotion at 16 px too, in half the time of its 32 px
-
-
-@cache
-def motion_classifier() -> nn.Module:
-    """X3D-XS trained with the demo recipe (config/train/demo_synthetic.yaml) at MOTION_CROP: a real classifier
-    of SyntheticMotion (the runtime tests' trained-a-little model is at chance on new clips, so it cannot show
-    agreement). About two minutes on one CPU thread."""
-    config = load_config(RECIPE, {"crop": MOTION_CROP, "log_every": 1000})
-    train = build_dataset(config, get_spec(config.model), "train")
-    learner = X3DLearner.from_config(config.replace(num_classes=len(train.classes)))
-    learner.fit(train)
-    return learner.model.eval()
+MOTION_CROP = 32  # the demo recipe's crop
 
 
 def motion_videos(count: int, frames: int, seed: int) -> torch.Tensor:
@@ -214,8 +196,8 @@ def motion_videos(count: int, frames: int, seed: int) -> torch.Tensor:
     return torch.stack([data[i][0] for i in range(count)])
 
 
-def test_stream_and_clip_predictions_agree_on_synthetic_motion():
-    network = motion_classifier()
+def test_stream_and_clip_predictions_agree_on_synthetic_motion(demo_recipe_run):
+    network = demo_recipe_run.learner.model  # the demo recipe's classifier, trained once per session
     stream = to_streaming(network)
     outputs, clip_frames = 20, network.spec.frames
     videos = motion_videos(8, stream.receptive_field + outputs - 1, seed=5)
