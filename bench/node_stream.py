@@ -3,7 +3,7 @@
 Measures frames lost by the node (received vs published), conversion + preprocessing ms per sampled frame,
 inference ms, end-to-end latency from newest-frame stamp to publish (p50/p95), and the node's RSS at start and end.
 
-    .venv/bin/python bench/node_stream.py --seconds 60 [--weights W] [--backend torch]
+    .venv/bin/python bench/node_stream.py --seconds 60 [--weights W] [--backend torch] [--inference stream]
 
 Without --weights it uses a random-init X3D-XS (timings do not depend on the weights' values).
 """
@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--weights", default="")
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--num-threads", type=int, default=0)
+    parser.add_argument("--inference", default="clip", choices=["clip", "stream"],
+                        help="the node's inference parameter: a clip per prediction, or a continual step per frame")
     parser.add_argument("--qos", default="best_effort", choices=["best_effort", "reliable"],
                         help="reliability of the camera publisher and the node's subscription")
     parser.add_argument("--fastdds-profile", default=str(Path(__file__).parents[1] / "config" /
@@ -88,6 +90,7 @@ def main() -> None:
             torch.save(build_model("xs").state_dict(), weights)
         node = subprocess.Popen([sys.executable, "-m", "ar_ros.activity_node", "--ros-args", "-p", f"weights:={weights}",
                                  "-p", f"backend:={args.backend}", "-p", f"num_threads:={args.num_threads}",
+                                 "-p", f"inference:={args.inference}",
                                  "-p", f"qos_reliability:={args.qos}",
                                  "-r", "image:=/camera/image_raw"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -116,16 +119,21 @@ def main() -> None:
         node.wait(10)
         final = diagnostics[-1]
     received = int(final["received"])
-    print(f"X3D-XS on {args.backend}, {args.seconds:.0f} s of 640x480 bgr8 at 30 fps, {args.qos} QoS")
+    print(f"X3D-XS on {args.backend}, {args.inference} inference, {args.seconds:.0f} s of 640x480 bgr8 at 30 fps, "
+          f"{args.qos} QoS")
     print(f"  frames published        {published}")
     print(f"  frames received by node {received}  (lost: {published - received})")
     print(f"  preprocessing           {float(final.get('preprocess_ms', 'nan')):.2f} ms per sampled frame "
           f"(conversion + resize/crop/normalise)")
-    print(f"  inference (compute)     p50 {float(final['compute_p50_ms']):.1f} ms, "
-          f"p95 {float(final['compute_p95_ms']):.1f} ms")
-    print(f"  end-to-end latency      p50 {float(final['latency_p50_ms']):.1f} ms, "
-          f"p95 {float(final['latency_p95_ms']):.1f} ms (newest-frame stamp -> publish)")
+    # Absent until the node has published (stream mode publishes only once its warm-up steps are done).
+    ms = {key: float(final.get(key, "nan")) for key in ("compute_p50_ms", "compute_p95_ms", "latency_p50_ms",
+                                                         "latency_p95_ms")}
+    print(f"  inference (compute)     p50 {ms['compute_p50_ms']:.1f} ms, p95 {ms['compute_p95_ms']:.1f} ms")
+    print(f"  end-to-end latency      p50 {ms['latency_p50_ms']:.1f} ms, "
+          f"p95 {ms['latency_p95_ms']:.1f} ms (newest-frame stamp -> publish)")
     print(f"  clips published/dropped {final['published']} / {final['clips_dropped']}")
+    print(f"  node's mode             {final.get('inference', '?')} (sampled frames {final.get('sampled', '?')}, "
+          f"still warming up: {final.get('warming_up', '?')})")
     print(f"  node RSS                start {rss_start:.0f} MB, after 10 s {rss_warm:.0f} MB, end {rss_end:.0f} MB")
 
 
