@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,10 +140,6 @@ class StreamSettings(Mapping):
     def __repr__(self) -> str:
         return f"StreamSettings({self._caller!r}, {self._values!r})"
 
-    @property
-    def caller(self) -> str:
-        return self._caller
-
     def replace(self, **changes: Any) -> StreamSettings:
         return StreamSettings(self._caller, {**self._values, **changes}, self.source)
 
@@ -222,11 +218,10 @@ def from_arguments(args: argparse.Namespace, caller: str) -> StreamSettings:
                          {s.name: getattr(args, s.name) for s in settings_for(caller)})
 
 
-def ros_arguments(settings: Mapping[str, Any], names: Iterable[str] | None = None) -> list[str]:
-    """`-p name:=value` for each setting (all by default), typed as a params file would write them."""
+def ros_arguments(settings: Mapping[str, Any]) -> list[str]:
+    """`-p name:=value` for each setting, typed as a params file would write them."""
     args: list[str] = []
-    for name in names or settings:
-        value = settings[name]
+    for name, value in settings.items():
         if isinstance(value, bool):
             text = str(value).lower()
         elif isinstance(value, str):  # quoted, so ROS reads "1" or "" as the string parameter it is
