@@ -155,6 +155,22 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dump_frames(args: argparse.Namespace) -> int:
+    """Dump videos listed as `<video> <label>` into rawframes (OUT/<video path>/img_00001.jpg ...) and OTE's
+    7-field annotation file that `--dataset rawframes` reads, in parallel processes; finished videos are
+    skipped on a second run, unreadable ones listed at the end (exit status 1) while the rest are dumped."""
+    from .data.dump_frames import dump_frames
+
+    result = dump_frames(args.list, args.out, video_root=args.video_root, annotations=args.annotations,
+                         labels=args.labels, frame_template=args.frame_template, short_side=args.short_side,
+                         jobs=args.jobs)
+    print(f"{len(result.dumped)} videos dumped, {len(result.skipped)} already done, {len(result.failed)} unreadable; "
+          f"annotations: {result.annotations}")
+    for video, reason in result.failed:
+        print(f"unreadable: {video}: {reason}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo, or the mirror $AR_ROS_MODEL_ZOO
     names) into the cache or --dest."""
@@ -180,6 +196,13 @@ def _summary(command) -> str:
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _positive_int(text: str) -> int:
+    """argparse type of counts that must be at least 1 (--jobs, --short-side)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def _batch_sizes(text: str) -> list[int]:
@@ -274,6 +297,24 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--timeout", type=float, default=10, help="seconds without data before giving up")
     download.add_argument("--config", metavar="YAML", help="training config whose model to download")
     download.set_defaults(func=cmd_download)
+
+    dump = commands.add_parser("dump-frames", help=_summary(cmd_dump_frames), description=cmd_dump_frames.__doc__)
+    dump.add_argument("--list", required=True, metavar="FILE",
+                      help="video list, one `<video> <label>` a line (mmaction2's: 0-based label ids, or class "
+                           "names of --labels)")
+    dump.add_argument("--video-root", metavar="DIR", help="folder the listed paths are relative to (default: the "
+                                                          "list's folder)")
+    dump.add_argument("--out", required=True, metavar="DIR", help="frame folders go here (the rawframes data_root)")
+    dump.add_argument("--annotations", metavar="FILE",
+                      help="annotation file to write (default: OUT/<list stem>_rawframes.txt)")
+    dump.add_argument("--labels", metavar="FILE", help="class-name file, one a line: label ids must index it")
+    dump.add_argument("--frame-template", default="img_{:05d}.jpg",
+                      help="frame file name with a {} for the 1-based frame number (default: img_{:05d}.jpg)")
+    dump.add_argument("--short-side", type=_positive_int, default=0, metavar="N",
+                      help="scale frames so their shorter side is N pixels (default: as decoded)")
+    dump.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                      help="videos decoded at once, one process each (default: the number of CPUs)")
+    dump.set_defaults(func=cmd_dump_frames)
 
     for entry in entry_points(group=COMMANDS_GROUP):  # commands other packages add (ar_ros: bag-replay)
         entry.load()(commands)
