@@ -34,7 +34,6 @@ from .image_conversion import ImageConverter
 from .inference_worker import InferenceWorker
 
 THROTTLE_S = 5.0
-STREAM_QUEUE = 8  # stream mode: sampled frames waiting for their step before the oldest is dropped
 
 
 class ActivityNode(LifecycleNode):
@@ -93,8 +92,7 @@ class ActivityNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._reset_stats()
         self.stream.reset()
-        self.worker = InferenceWorker(self._classify, self._on_worker_error,
-                                      STREAM_QUEUE if self.stream.streaming else 1)
+        self.worker = InferenceWorker(self._classify, self._on_worker_error, self.stream.queue_capacity)
         compressed = self.param("image_transport") == "compressed"
         qos = qos_profile_sensor_data if self.param("qos_reliability") != "reliable" else QoSProfile(depth=10)
         self.image_sub = self.create_subscription(CompressedImage if compressed else Image,

@@ -1,6 +1,6 @@
 """Per-prediction compute of continual X3D (one step per frame) against the clip forward, side by side.
 
-    .venv/bin/python bench/streaming.py    # xs and s; torch, openvino, openvino-stateful; 1 and 2 threads
+    .venv/bin/python bench/streaming.py    # xs and s; torch and openvino; 1 and 2 threads
     .venv/bin/python bench/streaming.py --model s --backends openvino --num-threads 1 --clip-runs 3 --step-runs 10
 
 For each model, backend and thread count: a clip engine (`predict` on one (1, 3, T, S, S) clip) and a stream
@@ -15,10 +15,8 @@ counts them (torch.utils.flop_counter's count / 2): the clip forward at the benc
 the continual model after its warm-up. GFLOP/s columns are 2 x those per second, as bench/runtimes.py reports.
 The weights are random (timing only): no checkpoint is loaded.
 
-`openvino-stateful` (benchmark only, not an engine): the same two ONNX exports the openvino engines run, with
-the batch fixed at 1 and, for the step, every state_in_k/state_out_k pair turned into an OpenVINO variable
-(openvino.passes.MakeStateful), so the states stay inside the plugin in its own memory layout instead of
-crossing the API as numpy arrays every step. It shows what the engine's explicit-state interface costs.
+The openvino stream engine keeps each stream's states inside OpenVINO (variables of its request), as the
+node runs it; `onnxruntime` passes them through the API as arrays every step.
 """
 from __future__ import annotations
 
@@ -38,12 +36,9 @@ from ar_core.models import build_model, get_spec
 from ar_core.models.metadata import ModelMetadata
 from ar_core.models.profile import profile_model
 from ar_core.models.streaming import to_streaming
-from ar_core.runtime.base import InferenceEngine
+from ar_core.runtime.base import InferenceEngine, States
 from ar_core.runtime.bench import ROUNDS, SETTLE_S
 from ar_core.runtime.factory import create_engine
-from ar_core.runtime.onnx_export import FRAME_NAME, cached_onnx
-from ar_core.runtime.openvino_backend import compile_config
-from ar_core.runtime.sources import open_network
 from ar_core.runtime.timing import timed
 
 FRAMES_CYCLED = 8  # distinct random frames the steps cycle through
@@ -56,11 +51,11 @@ class Pair:
     model: str
     backend: str
     threads: int
-    clip: InferenceEngine | "StatefulOpenVino"
-    step: InferenceEngine | "StatefulOpenVino"
+    clip: InferenceEngine
+    step: InferenceEngine
     clips: np.ndarray
     frames: np.ndarray
-    states: list | None  # None: the step keeps its own state
+    states: States
     clip_gmacs: float
     step_gmacs: float
     clip_times: list[float] = dataclasses.field(default_factory=list)
@@ -79,34 +74,6 @@ class Pair:
         frame = self.frames[self.steps % len(self.frames)][None]
         _, self.states = self.step.step(frame, self.states)
         self.steps += 1
-
-
-class StatefulOpenVino:
-    """An ONNX export on OpenVINO with batch 1 fixed; a stream step's states made OpenVINO variables."""
-
-    def __init__(self, path, num_threads: int, hint: str, stateful: bool):
-        import openvino as ov
-        from openvino import passes
-
-        core = ov.Core()
-        model = core.read_model(str(path))
-        model.reshape({port.get_any_name(): [1, *list(port.get_partial_shape())[1:]] for port in model.inputs})
-        if stateful:
-            count = len(model.inputs) - 1
-            manager = passes.Manager()
-            manager.register_pass(passes.MakeStateful({f"state_in_{k}": f"state_out_{k}" for k in range(count)}))
-            manager.run_passes(model)
-        self.compiled = core.compile_model(model, "CPU", compile_config(num_threads, "fp32", hint))
-        self.request = self.compiled.create_infer_request()  # holds the variables: one stream
-
-    def predict(self, clips: np.ndarray) -> np.ndarray:
-        return np.array(self.request.infer({0: clips}, share_inputs=True)[0])
-
-    def step(self, frames: np.ndarray, states: None) -> tuple[np.ndarray, None]:
-        return np.array(self.request.infer({FRAME_NAME: frames}, share_inputs=True)[0]), None
-
-    def close(self) -> None:
-        self.request = self.compiled = None
 
 
 def count_gmacs(network: torch.nn.Module, crop: int, pool_frames: int | None) -> tuple[float, float, int, int]:
@@ -140,17 +107,10 @@ def open_pairs(model: str, backends: list[str], threads: list[int], crop: int | 
     for backend in backends:
         options = {"performance_hint": hint} if backend == "openvino" else {}
         for n in threads:
-            if backend == "openvino-stateful":
-                clip_onnx = cached_onnx(open_network(network, metadata), cache_dir)
-                step_onnx = cached_onnx(open_network(network, metadata, inference="stream", pool_frames=pool),
-                                        cache_dir)
-                clip, step = StatefulOpenVino(clip_onnx, n, hint, False), StatefulOpenVino(step_onnx, n, hint, True)
-                states = None
-            else:
-                common = dict(num_threads=n, metadata=metadata, cache_dir=cache_dir, **options)
-                clip = create_engine(network, backend, **common)
-                step = create_engine(network, backend, inference="stream", pool_frames=pool, **common)
-                states = step.initial_state(1)
+            common = dict(num_threads=n, metadata=metadata, cache_dir=cache_dir, **options)
+            clip = create_engine(network, backend, **common)
+            step = create_engine(network, backend, inference="stream", pool_frames=pool, **common)
+            states = step.initial_state(1)
             pair = Pair(spec.name, backend, n, clip, step, clips, frames, states, clip_gmacs, step_gmacs)
             pair.use_threads()
             for _ in range(2):
@@ -193,8 +153,8 @@ def table(pairs: list[Pair], infos: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="xs,s", help="model names, comma-separated")
-    parser.add_argument("--backends", default="torch,openvino,openvino-stateful",
-                        help="comma-separated: torch, torch-compile, onnxruntime, openvino, openvino-stateful")
+    parser.add_argument("--backends", default="torch,openvino",
+                        help="comma-separated: torch, torch-compile, onnxruntime, openvino")
     parser.add_argument("--num-threads", default="1,2", help="thread counts, comma-separated")
     parser.add_argument("--crop", type=int, default=None, help="default: each model's test crop")
     parser.add_argument("--pool-frames", type=int, default=None, help="the stream's final pool (default: clip length)")

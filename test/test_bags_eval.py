@@ -121,7 +121,7 @@ def test_bag_eval_reports_the_node_pipelines_predictions(tmp_path, weights, sess
     assert accuracy["confusion"]["classes"][:3] == [label for _, _, label in bag.segments]
 
     latency = report["latency"]
-    assert latency["clips"] == len(direct)
+    assert latency["clips"] == latency["engine_calls"] == len(direct) and latency["queue_capacity"] == 1
     # each result comes at least the recorder delay plus its compute time after its stamp
     assert latency["latency_p50_ms"] >= latency["compute_p50_ms"] + 1e3 * DELAY_S - 1e-6
     assert latency["compute_p50_ms"] <= latency["compute_p95_ms"] <= latency["compute_max_ms"]
@@ -234,6 +234,17 @@ def test_the_simulated_worker_queues_and_drops_like_the_node():
     assert simulate_worker([0.0, 0.5, 1.0], [0.1, 0.1, 0.1]) == pytest.approx([0.1, 0.6, 1.1])
 
 
+def test_the_simulated_stream_worker_queues_steps_in_order_and_drops_the_oldest():
+    # Stream mode: every step queues (capacity 2 here). Steps ready every 0.1 s take 0.25 s each: the queue
+    # fills, and the oldest waiting one is dropped when a step arrives to a full queue.
+    finished = simulate_worker([0.0, 0.1, 0.2, 0.3, 0.4], [0.25] * 5, capacity=2)
+    # 0 runs 0-0.25; 1 and 2 wait; 1 starts at 0.25 (before 3 arrives at 0.3), ends 0.5; 2 and 3 wait;
+    # 4 arrives at 0.4 to a full queue: 2 is dropped; 3 runs 0.5-0.75, then 4 0.75-1.0.
+    assert finished[2] is None
+    assert [finished[i] for i in (0, 1, 3, 4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert simulate_worker([0.0, 0.1, 0.2], [0.05] * 3, capacity=8) == pytest.approx([0.05, 0.15, 0.25])
+
+
 def test_scoring_counts_segments_outside_and_confusion():
     segments = [Segment(0.0, 2.0, "a", 2), Segment(3.0, 5.0, "b", 3)]
     predictions = [(0.5, ["a", "b"]), (1.5, ["c", "a"]), (2.5, ["a"]), (3.5, ["b"]), (4.0, ["c", "d", "e", "f", "g", "b"])]
@@ -273,6 +284,10 @@ def test_compare_inference_reports_clip_and_stream_side_by_side(tmp_path, weight
     clip, stream = comparison["modes"]["clip"], comparison["modes"]["stream"]
     # The stream publishes once warm (receptive field of ~60 samples, 0.4 s apart), the clip model from the 4th.
     assert clip["predictions"] > stream["predictions"]
-    first_stream = json.loads((out / "stream" / "report.json").read_text())["predictions"][0]["time_s"]
-    assert first_stream > 20.0
+    stream_report = json.loads((out / "stream" / "report.json").read_text())
+    assert stream_report["predictions"][0]["time_s"] > 20.0
+    # Latency is simulated over every step the worker runs (the warm-up's too), queued as the node queues them.
+    latency = stream_report["latency"]
+    assert latency["queue_capacity"] == 8 and latency["engine_calls"] > latency["clips"] == stream["predictions"]
+    assert stream["latency_p50_ms"] == latency["latency_p50_ms"] > 0 and clip["latency_p50_ms"] > 0
     assert (out / "timeline.png").read_bytes().startswith(PNG_SIGNATURE)

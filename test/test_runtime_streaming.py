@@ -102,6 +102,39 @@ def test_onnxruntime_and_openvino_steps_equal_the_torch_step_over_300_steps():
         engine.close()
 
 
+def test_openvino_keeps_the_states_inside_and_a_stream_moves_between_backends():
+    """OpenVINO holds each stream's states in its request's variables (ResidentStates): the same object comes
+    back from every step; arrays() copies them out equal to ONNX Runtime's, and either backend carries on
+    from the other's arrays with the same outputs."""
+    from ar_core.runtime.base import ResidentStates
+
+    ort, ov = create_engine(stream_onnx(), "onnxruntime"), create_engine(stream_openvino(), "openvino")
+    ort_states, ov_states = ort.initial_state(STREAMS), ov.initial_state(STREAMS)
+    assert isinstance(ov_states, ResidentStates) and ov_states.batch == STREAMS
+    assert all(not a.any() for a in ov_states.arrays())  # the zeros of the warm-up policy
+    frames = stream_frames()
+    for t in range(80):
+        _, ort_states = ort.step(frames[t], ort_states)
+        _, same = ov.step(frames[t], ov_states)
+        assert same is ov_states
+    copied = ov_states.arrays()
+    assert [a.shape for a in copied] == [a.shape for a in ort_states]
+    assert max(float(np.abs(a - b).max()) for a, b in zip(copied, ort_states)) <= 1e-4
+    moved_to_ov, moved_to_ort = list(ort_states), copied  # each continues from the other's states
+    for t in range(80, 90):
+        p_ort, ort_states = ort.step(frames[t], ort_states)
+        p_ov, moved_to_ov = ov.step(frames[t], moved_to_ov)
+        p_back, moved_to_ort = ort.step(frames[t], moved_to_ort)
+        assert np.abs(p_ov - p_ort).max() <= 1e-4 and np.abs(p_back - p_ort).max() <= 1e-4
+    other = create_engine(stream_openvino(), "openvino")
+    with pytest.raises(InputShapeError, match="these states live in"):
+        other.step(frames[0], ov_states)
+    with pytest.raises(InputShapeError, match="states of 2 streams, frames of 1"):
+        ov.step(frames[0][:1], ov_states)
+    for engine in (ort, ov, other):
+        engine.close()
+
+
 def test_the_torch_engine_step_is_the_streaming_modules_step():
     engine = create_engine(weights_file(), "torch", inference="stream", pool_frames=POOL)
     stream = to_streaming(trained_model(), POOL)

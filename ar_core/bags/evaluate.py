@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,16 @@ NO_PREDICTION = "(none)"  # a prediction with every class under the score thresh
 @dataclass(frozen=True)
 class TimedPrediction:
     time_s: float  # bag time of the frame that completed the clip, seconds from the bag's first message
-    ready_s: float  # absolute bag time the node could start on it: arrival plus converting that frame
     prediction: Prediction
+
+
+@dataclass(frozen=True)
+class EngineCall:
+    """One clip (clip mode) or one step (stream mode, published or not) the engine ran."""
+
+    ready_s: float  # absolute bag time the node could start on it: arrival plus converting that frame
+    compute_s: float
+    prediction: int | None  # its index in BagRun.predictions, None when nothing was published
 
 
 @dataclass
@@ -39,6 +48,8 @@ class BagRun:
     """What replaying a bag produced, and how far it got."""
 
     predictions: list[TimedPrediction] = field(default_factory=list)
+    calls: list[EngineCall] = field(default_factory=list)
+    queue_capacity: int = 1  # clips that may wait for the node's worker (ActivityStream.queue_capacity)
     frames: int = 0  # image messages read
     bad_messages: int = 0  # images that could not be converted (the node logs and skips them too)
     rate_limited: int = 0  # clips max_rate_hz skipped
@@ -57,7 +68,7 @@ def replay(bag: Bag, topic: str, stream: ActivityStream, progress: bool = True) 
     """Run the images of `topic` through the stream, in bag order; a read error ends it early."""
     from tqdm import tqdm
 
-    run = BagRun()
+    run = BagRun(queue_capacity=stream.queue_capacity)
     images = tqdm(bag.images(topic), total=bag.counts.get(topic), unit="frame", desc=topic,
                   disable=None if progress else True)
     start = time.perf_counter()
@@ -72,8 +83,13 @@ def replay(bag: Bag, topic: str, stream: ActivityStream, progress: bool = True) 
             if clip is None:
                 continue
             ready_s = bag_time_ns * 1e-9 + time.perf_counter() - arrived  # the node can start on it now
+            engine_s = stream.counters.engine_s
+            published = None
             if (prediction := stream.predict(clip)) is not None:  # stream mode: not every step is published
-                run.predictions.append(TimedPrediction(time_s, ready_s, prediction))
+                published = len(run.predictions)
+                run.predictions.append(TimedPrediction(time_s, prediction))
+            if stream.counters.engine_s > engine_s:  # the engine ran (a rate-limited clip does not reach it)
+                run.calls.append(EngineCall(ready_s, stream.counters.engine_s - engine_s, published))
     except BagReadError as err:
         run.error = str(err)
     finally:
@@ -84,30 +100,43 @@ def replay(bag: Bag, topic: str, stream: ActivityStream, progress: bool = True) 
     return run
 
 
-def simulate_worker(ready_s: Sequence[float], compute_s: Sequence[float]) -> list[float | None]:
-    """When each clip's result would be out from the node's one inference worker, whose one-slot mailbox
-    keeps the newest clip: a clip starts at max(ready, worker free) and ends `compute` later; None for a
-    clip that a newer one replaced while it waited (the node counts those as dropped)."""
-    finished: list[float | None] = []
+def simulate_worker(ready_s: Sequence[float], compute_s: Sequence[float], capacity: int = 1) -> list[float | None]:
+    """When each job's result would be out from the node's one inference worker (ar_ros.inference_worker),
+    whose mailbox holds `capacity` waiting jobs and drops the oldest when a job arrives to a full one: a job
+    starts at max(ready, worker free), in order, and ends `compute` later; None for a dropped job. Clip mode has
+    capacity 1 (a newer clip replaces a waiting one), stream mode ActivityStream.queue_capacity steps."""
+    finished: list[float | None] = [None] * len(ready_s)
+    waiting: deque[int] = deque()
     free = -math.inf
-    for i, (ready, compute) in enumerate(zip(ready_s, compute_s)):
-        start = max(ready, free)
-        if i + 1 < len(ready_s) and ready_s[i + 1] < start:
-            finished.append(None)
-            continue
-        free = start + compute
-        finished.append(free)
+
+    def run_until(now: float) -> None:  # start the waiting jobs the worker reaches by `now`
+        nonlocal free
+        while waiting and max(free, ready_s[waiting[0]]) <= now:
+            job = waiting.popleft()
+            free = max(free, ready_s[job]) + compute_s[job]
+            finished[job] = free
+
+    for job, ready in enumerate(ready_s):
+        run_until(ready)
+        waiting.append(job)
+        if len(waiting) > capacity:
+            waiting.popleft()  # dropped: stays None
+    run_until(math.inf)
     return finished
 
 
-def latency_summary(predictions: Sequence[TimedPrediction]) -> dict:
-    """Compute time and simulated end-to-end latency (newest-frame stamp to result), p50/p95/max in ms."""
-    finished = simulate_worker([p.ready_s for p in predictions], [p.prediction.compute_s for p in predictions])
-    stats = LatencyStats(window=max(1, len(predictions)))
-    for p, end in zip(predictions, finished):
-        if end is not None:
-            stats.add(end - p.prediction.stamp, p.prediction.compute_s)
-    return {**stats.summary_ms(), "clips": len(predictions), "clips_dropped": finished.count(None)}
+def latency_summary(run: BagRun) -> dict:
+    """Compute time and simulated end-to-end latency (newest-frame stamp to result) of the published
+    predictions, p50/p95/max in ms, and how many engine calls the node's worker would have dropped."""
+    calls = run.calls
+    finished = simulate_worker([c.ready_s for c in calls], [c.compute_s for c in calls], run.queue_capacity)
+    stats = LatencyStats(window=max(1, len(calls)))
+    for call, end in zip(calls, finished):
+        if end is not None and call.prediction is not None:
+            prediction = run.predictions[call.prediction].prediction
+            stats.add(end - prediction.stamp, prediction.compute_s)
+    return {**stats.summary_ms(), "clips": len(run.predictions), "engine_calls": len(calls),
+            "queue_capacity": run.queue_capacity, "dropped": finished.count(None)}
 
 
 def score_predictions(predictions: Sequence[tuple[float, Sequence[str]]], segments: Sequence[Segment],
@@ -220,9 +249,11 @@ def build_report(run: BagRun, segments: Sequence[Segment], stream: ActivityStrea
     accuracy = score_predictions(ranked, segments, labels)
     span_s = (run.last_time_s or 0.0) - (run.first_time_s or 0.0)
     count = len(run.predictions)
+    latency = latency_summary(run)
     return {
         "summary": {"inference": metadata.inference, "top1": accuracy["overall"]["top1"], "predictions": count,
                     "compute_ms_per_prediction": 1e3 * run.engine_s / count if count else None,
+                    "latency_p50_ms": latency.get("latency_p50_ms"), "dropped": latency["dropped"],
                     "predictions_per_s_of_bag": count / span_s if span_s > 0 else None,
                     "change_delay": change_delays(ranked, segments)},
         "complete": run.error is None,
@@ -234,7 +265,7 @@ def build_report(run: BagRun, segments: Sequence[Segment], stream: ActivityStrea
                      "weights_used": str(session.weights),
                      "clip": {"frames": metadata.frames, "interval_s": metadata.interval_s, "crop": metadata.crop}},
         "accuracy": accuracy,
-        "latency": latency_summary(run.predictions),
+        "latency": latency,
         "throughput": {"frames_per_s": frames_per_s, "bag_frame_rate": bag_fps, "wall_s": run.wall_s,
                        "realtime_factor": frames_per_s / bag_fps if frames_per_s and bag_fps else None},
         "predictions": [{"time_s": p.time_s, "stamp": p.prediction.stamp, "frame_id": p.prediction.frame_id,

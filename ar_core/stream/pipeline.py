@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # What ActivityStream reports through `on_event(kind, message)`; callers log them (the node throttled).
 SIZE_CHANGE, TIME_JUMP, BAD_FRAME = "size_change", "time_jump", "bad_frame"
 
+STREAM_QUEUE = 8  # stream mode: sampled frames waiting for their step before the oldest is dropped
+
 
 @dataclass(frozen=True)
 class Ranked:
@@ -150,6 +152,12 @@ class ActivityStream:
     @property
     def labels(self) -> list[str]:
         return self.session.labels
+
+    @property
+    def queue_capacity(self) -> int:
+        """Clips that may wait for the engine: clip mode keeps only the newest (a newer clip makes a waiting one
+        stale); stream mode needs every step in order, so a few frames queue before the oldest is dropped."""
+        return STREAM_QUEUE if self.streaming else 1
 
     @property
     def warming_up(self) -> bool:
