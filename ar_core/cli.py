@@ -171,6 +171,27 @@ def cmd_dump_frames(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def cmd_extract_clips(args: argparse.Namespace) -> int:
+    """Cut candidate clips for a data set out of videos with the video model: each video runs through the node's
+    frame path, and the stretches where a class's (smoothed) score stays at or above --segment-threshold for
+    at least --min-seconds become OUT/<class>/<video>_<start>-<end>.mp4 (a data set for `train --dataset
+    folder`), listed with their scores in OUT/segments.csv; OUT/<video>_timeline.png shows scores and cuts."""
+    from .stream.extract_clips import extract_clips
+    from .stream.pipeline import ActivityStream
+
+    stream = ActivityStream.open(from_arguments(args, INFER))
+    try:
+        result = extract_clips(args.video, stream, _csv(args.classes), args.segment_threshold, args.min_seconds,
+                               args.out)
+    finally:
+        stream.close()
+    for segment in result.segments:
+        print(f"{segment.video.name}  {segment.label}  {segment.start_s:.2f}-{segment.end_s:.2f} s  "
+              f"mean {segment.mean_score:.3f}  max {segment.max_score:.3f}  {segment.file}")
+    print(f"{len(result.segments)} clips from {len(args.video)} videos; segments: {result.csv}")
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo, or the mirror $AR_ROS_MODEL_ZOO
     names) into the cache or --dest."""
@@ -203,6 +224,17 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
+
+
+def _fraction(text: str) -> float:
+    """argparse type of a score threshold in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
 
 
 def _batch_sizes(text: str) -> list[int]:
@@ -315,6 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                       help="videos decoded at once, one process each (default: the number of CPUs)")
     dump.set_defaults(func=cmd_dump_frames)
+
+    extract = commands.add_parser("extract-clips", help=_summary(cmd_extract_clips),
+                                  description=cmd_extract_clips.__doc__)
+    extract.add_argument("video", metavar="VIDEO", nargs="+", help="video files")
+    extract.add_argument("--classes", required=True, help="comma-separated class names of the model's labels")
+    extract.add_argument("--segment-threshold", type=_fraction, default=0.5, metavar="T",
+                         help="a segment lasts while the class's score is at least T (default: 0.5)")
+    extract.add_argument("--min-seconds", type=float, default=1.0, metavar="S",
+                         help="keep segments lasting at least S seconds (default: 1)")
+    extract.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    add_arguments(extract, INFER)
+    extract.set_defaults(func=cmd_extract_clips)
 
     for entry in entry_points(group=COMMANDS_GROUP):  # commands other packages add (ar_ros: bag-replay)
         entry.load()(commands)
