@@ -141,3 +141,14 @@ def test_find_segments_keeps_long_enough_runs():
         (4.0, 5.5, pytest.approx(0.775), 0.95)]
     assert find_segments(stamps, scores, 0.6, 1.6, 1.0) == [(1.5, 4.0, pytest.approx(0.8), pytest.approx(0.8))]
     assert find_segments(stamps[:0], scores[:0], 0.5, 0.0, 1.0) == []
+
+
+def test_a_broken_video_is_refused_before_any_clip_is_cut(inputs, tmp_path, capsys):
+    weights, walk, _ = inputs
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(walk.read_bytes()[:500])
+    out = tmp_path / "out"
+    assert main(["extract-clips", str(walk), str(broken), "--classes", "dark", "--out", str(out),
+                 "--weights", str(weights), "--device", "cpu"]) == 2
+    assert f"{broken}: cannot open" in capsys.readouterr().err
+    assert not out.exists()
