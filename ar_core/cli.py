@@ -80,7 +80,8 @@ def cmd_bag_eval(args: argparse.Namespace) -> int:
     if "latency_p50_ms" in latency:
         print(f"latency p50/p95/max {latency['latency_p50_ms']:.1f}/{latency['latency_p95_ms']:.1f}/"
               f"{latency['latency_max_ms']:.1f} ms (compute p50 {latency['compute_p50_ms']:.1f} ms), "
-              f"{latency['clips_dropped']} of {latency['clips']} clips the node would drop")
+              f"the node would drop {latency['dropped']} of {latency['engine_calls']} "
+              f"{'steps' if latency['queue_capacity'] > 1 else 'clips'}")
     print(f"report: {args.out}/report.json")
     if not report["complete"]:
         print(f"ar-core bag-eval: error: {report['error']}; the report covers what was read", file=sys.stderr)
@@ -89,15 +90,16 @@ def cmd_bag_eval(args: argparse.Namespace) -> int:
 
 
 def _print_comparison(comparison: dict, out: str) -> int:
-    print(f"{'inference':>9} {'top-1':>7} {'predictions':>11} {'ms/prediction':>13} {'per s of bag':>12} "
-          f"{'change delay median / p95 s':>28}")
+    print(f"{'inference':>9} {'top-1':>7} {'predictions':>11} {'ms/prediction':>13} {'latency p50 ms':>14} "
+          f"{'per s of bag':>12} {'change delay median / p95 s':>28}")
     for mode, summary in comparison["modes"].items():
         delay = summary["change_delay"]
         delays = f"{delay['median_s']:.2f} / {delay['p95_s']:.2f}" if "median_s" in delay else "n/a"
         ms = summary["compute_ms_per_prediction"]
-        rate = summary["predictions_per_s_of_bag"]
+        rate, latency = summary["predictions_per_s_of_bag"], summary["latency_p50_ms"]
         print(f"{mode:>9} {percent(summary['top1']):>7} {summary['predictions']:>11} "
-              f"{'n/a' if ms is None else f'{ms:.1f}':>13} {'n/a' if rate is None else f'{rate:.2f}':>12} "
+              f"{'n/a' if ms is None else f'{ms:.1f}':>13} {'n/a' if latency is None else f'{latency:.1f}':>14} "
+              f"{'n/a' if rate is None else f'{rate:.2f}':>12} "
               f"{delays:>28}  ({delay['never_correct']} of {delay['changes']} changes never caught)")
     print(f"comparison: {out}/comparison.json, {out}/timeline.png; each mode's report in {out}/<mode>/")
     return 0 if comparison["complete"] else 1
