@@ -70,3 +70,15 @@ def _write_audio_until(container, sound, seconds: Fraction, written: int) -> int
         container.mux(sound.encode(frame))
         written += chunk
     return written
+
+
+def write_frame_folder(folder: str | Path, frames: np.ndarray, template: str = "img_{:05d}.jpg",
+                       first: int = 1) -> Path:
+    """Write RGB frames (T, H, W, 3) as numbered images (jpeg or png by the template's suffix) into `folder`."""
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        assert cv2.imwrite(str(folder / template.format(first + i)), np.ascontiguousarray(frame[..., ::-1]))
+    return folder

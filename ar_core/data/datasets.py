@@ -1,15 +1,27 @@
-"""Video classification datasets: Kinetics, UCF-101, HMDB51, rawframe folders and plain class folders.
+"""Video classification datasets, read as the tools that prepare them write them:
 
-All share `ClipDataset`: every video is probed once at construction (unreadable ones are skipped and
-listed in `skipped`), and `__getitem__` returns (clip (3, T, S, S), label) in "train"/"val" mode or
-(views (num_clips * num_crops, 3, T, S, S), label) in "test" mode, normalised with mean/std.
+- `KineticsDataset`: the official CSV (SlowFast), MindSpore's `<split>/<id>.mp4` + `kinetics-400_<split>.csv`,
+  OpenDR's `data/<split>/<label>/<id>.mp4` + `splits/<split>.json`;
+- `UCF101Dataset`, `HMDB51Dataset`: the official split files;
+- `ListDataset` (`RawFramesDataset`): mmaction2 lists (`<video> <label>`, `<rawframe_dir> <num_frames> <label>`)
+  and OTE's 7-field rawframe lines, the kind detected per line; several (root, list) pairs make one split;
+- `CvatDataset` (cvat.py): OTX's CVAT layout, `<root>/Video_N/annotations.xml` + `images/`, per-frame labels;
+- `VideoFolderDataset`: class folders of videos.
+
+Frame folders (`FrameFolder`) have their file names detected (`img_00001.jpg`, `00001.jpg`, `frame_000001.png`,
+...) by `detect_frame_template`, the one place that knows frame names. All share `ClipDataset`: every video or
+frame folder is probed once at construction (unreadable ones are skipped and listed in `skipped`), and
+`__getitem__` returns (clip (3, T, S, S), label) in "train"/"val" mode or (views (num_clips * num_crops, 3, T, S,
+S), label) in "test" mode, normalised with mean/std.
 """
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..labels import read_labels
-from ..models.specs import KINETICS_MEAN, KINETICS_STD, ModelSpec
+from ..models.specs import KINETICS_MEAN, KINETICS_STD, RECIPE_FPS, ModelSpec
 from .sampling import random_clip_indices, stride_for_fps, uniform_clip_indices
 from .transforms import ClipTransform
 from .video import VideoError, VideoInfo, probe, read_frames
@@ -28,6 +40,7 @@ from .video import VideoError, VideoInfo, probe, read_frames
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 MODES = ("train", "val", "test")
 # SlowFast configs/Kinetics/X3D_*.yaml DATA.TRAIN_JITTER_SCALES: the short-side range of training.
 TRAIN_JITTER_SCALES = {"xs": (182, 228), "s": (182, 228), "m": (256, 320), "l": (356, 446)}
@@ -60,7 +73,7 @@ def inside_root(root: Path, relative: str, file: str | os.PathLike, line: int) -
 
 @dataclass(frozen=True)
 class FrameFolder:
-    """A clip stored as numbered images: frames first .. first + count - 1 of `folder`."""
+    """A clip stored as numbered images: frames first .. first + count - 1 of `folder` (template "": none found)."""
 
     folder: Path
     first: int
@@ -73,6 +86,71 @@ class FrameFolder:
 
     def __str__(self) -> str:
         return str(self.folder)
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")
+
+
+def detect_frame_template(folder: str | os.PathLike) -> tuple[str, list[int]]:
+    """(template, sorted frame numbers) of the numbered images in `folder`, e.g. ("img_{:05d}.jpg", [1, 2, ...]).
+
+    Names are grouped by what surrounds the number; the largest group wins (optical-flow `flow_*` images lose
+    ties, as mmaction2's denseflow writes them beside `img_*`). The zero padding is the shortest number's width
+    ({:d} when unpadded). ("", []) when the folder holds no numbered image.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            match = _NUMBERED.match(entry.name)
+            if match and match[3].lower() in FRAME_EXTENSIONS and entry.is_file():
+                groups.setdefault((match[1], match[3]), []).append(match[2])
+    if not groups:
+        return "", []
+    (prefix, suffix), digits = max(groups.items(), key=lambda g: (len(g[1]), "flow" not in g[0][0], g[0]))
+    width = min(len(d) for d in digits)
+    numbers = sorted(int(d) for d in digits)
+    if not all(len(d) == width or not d.startswith("0") for d in digits):
+        raise ValueError(f"{folder}: frame names {prefix}<n>{suffix} mix zero-paddings")
+    number = "{:d}" if width == 1 else f"{{:0{width}d}}"
+    escape = lambda text: text.replace("{", "{{").replace("}", "}}")  # noqa: E731
+    return escape(prefix) + number + escape(suffix), numbers
+
+
+def describe_numbers(numbers: Sequence[int], most: int = 8) -> str:
+    """7, 9-11, 20: runs of consecutive numbers, for messages (the first `most` runs)."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:most])
+    return text + (f", ... ({len(numbers)} in all)" if len(runs) > most else "")
+
+
+def frame_folder(folder: Path, fps: float = RECIPE_FPS, template: str = "", first: int | None = None,
+                 count: int | None = None) -> FrameFolder:
+    """The frames of `folder`, named by `template` or, when it is "", by the detected one.
+
+    first: the first frame number (default: the lowest found; 1 with an explicit template, mmaction2's
+    start_index); count: frames from there (default: through the highest found). With detection, a gap in
+    first .. first + count - 1 raises ValueError naming the missing frames; a folder without numbered images gives
+    a FrameFolder with template "" that the probe reports (the item is skipped, like an unreadable video).
+    """
+    if template:
+        return FrameFolder(folder, 1 if first is None else first, count or 0, fps, template)
+    if not folder.is_dir():
+        return FrameFolder(folder, first or 1, count or 0, fps, "")
+    found, numbers = detect_frame_template(folder)
+    if not numbers:
+        return FrameFolder(folder, first or 1, count or 0, fps, "")
+    first = numbers[0] if first is None else first
+    count = numbers[-1] - first + 1 if count is None else count
+    missing = sorted(set(range(first, first + count)) - set(numbers))
+    if missing:
+        raise ValueError(f"frame folder {folder}: frames {describe_numbers(missing)} of {found} are missing "
+                         f"(need {first}..{first + count - 1}; found {describe_numbers(numbers, 3)})")
+    return FrameFolder(folder, first, count, fps, found)
 
 
 Source = Path | FrameFolder
@@ -104,6 +182,8 @@ class ClipDataset(Dataset):
         self.skipped: list[tuple[str, str]] = []
         self.samples = self._probe_all(items)
         self.epoch = 0
+        # source -> the label of each of its frames, for layouts whose labels change within an item (cvat)
+        self.per_frame_labels: dict[Source, np.ndarray] = {}
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *args, mode: str = "train", **kwargs) -> ClipDataset:
@@ -134,19 +214,33 @@ class ClipDataset(Dataset):
                 self.skipped.append((str(source), err.reason))
         raise VideoError(source, f"{MAX_BAD_IN_A_ROW} samples in a row from index {index} failed to decode")
 
-    def window_centres(self, index: int) -> tuple[int, np.ndarray]:
-        """(frames in item `index`'s video, the centre frame position of each of its temporal windows in view
-        order): the windows `__getitem__` samples in val/test mode, for frame-wise accuracy."""
-        _, _, info = self.samples[index]
-        stride = stride_for_fps(self.sampling_rate, info.fps)
-        clips = uniform_clip_indices(info.num_frames, self.frames, stride, self.num_clips)
-        return info.num_frames, np.array([(clip[0] + clip[-1]) / 2 for clip in clips], dtype=np.float64)
+    def frame_labels(self, index: int) -> np.ndarray | None:
+        """The label of each frame item `index` covers (int64, -1 where a frame has none), or None when one label
+        covers them all; the item's label (`self[index][1]`) is then the majority of these."""
+        return self.per_frame_labels.get(self.samples[index][0])
 
     def probe_source(self, source: Source) -> VideoInfo:
-        return probe(source)
+        if not isinstance(source, FrameFolder):
+            return probe(source)
+        if not source.template:
+            raise VideoError(source, "frame image not found (no numbered images in the folder)")
+        if source.count < 1:
+            raise VideoError(source, "no frames: give their number (num_frames) or leave frame_template to detection")
+        for index in (source.count - 1, 0):
+            if not source.frame_path(index).is_file():
+                raise VideoError(source.frame_path(index), "frame image not found")
+        height, width = _read_image(source.frame_path(0)).shape[:2]
+        return VideoInfo(source.fps, source.count, source.count / source.fps, width, height,
+                         Path(source.template).suffix.lstrip(".") or "frames")
 
     def read_source(self, source: Source, indices: list[int], info: VideoInfo) -> np.ndarray:
-        return read_frames(source, indices, info)
+        if not isinstance(source, FrameFolder):
+            return read_frames(source, indices, info)
+        cache: dict[int, np.ndarray] = {}
+        for index in indices:
+            if index not in cache:
+                cache[index] = _read_image(source.frame_path(min(max(index, 0), source.count - 1)))
+        return np.stack([cache[i] for i in indices])
 
     def _probe_all(self, items: Sequence[tuple[Source, int]]) -> list[tuple[Source, int, VideoInfo]]:
         def try_probe(source: Source) -> VideoInfo | VideoError:
@@ -194,53 +288,113 @@ class ClipDataset(Dataset):
 
 
 class KineticsDataset(ClipDataset):
-    """Kinetics from the official CSV (label,youtube_id,time_start,time_end,split), rows of `split` only.
+    """Kinetics, rows of `split` only, from the annotation file of one of three layouts:
 
-    Videos are <root>/<split>/<label>/<id>_<start:06d>_<end:06d>.mp4 or the same name directly in
-    <root>/<split>/. Classes are sorted alphabetically (the official order) unless `label_file` is given.
+    - the official CSV (label,youtube_id,time_start,time_end[,split][,...]; rows of other splits are dropped),
+      videos <root>/<split>/<label>/<id>_<start:06d>_<end:06d>.mp4 or the same name directly in <root>/<split>/;
+    - MindSpore's (X3D, mindvideo): the same CSV as <root>/kinetics-400_<split>.csv, videos in <root>/<split>/;
+    - OpenDR's (`KineticsDataset(path=..., split=...)`): <root>/splits/<split>.json (split "val" reads
+      validate.json; {id: {"annotations": {"label", "segment": [start, end]}, "subset"}}), videos
+      <root>/data/<subset>/<label>/<id>_<start>_<end>.mp4.
+
+    With no `annotation_csv`, the MindSpore and OpenDR files under `root` are looked for. Classes are sorted
+    alphabetically (the official order) unless `label_file` is given.
     """
 
-    COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
+    COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")  # split (and any others) optional
+    OPENDR_SPLITS = {"val": "validate"}
 
-    def __init__(self, root: str | os.PathLike, annotation_csv: str | os.PathLike, split: str, *,
+    def __init__(self, root: str | os.PathLike, annotation_csv: str | os.PathLike | None, split: str, *,
                  label_file: str | os.PathLike | None = None, **knobs):
-        root, rows = Path(root), self._read_csv(annotation_csv, split)
-        classes = read_labels(label_file) if label_file else sorted({label for _, label, _ in rows})
+        root = Path(root)
+        annotation_csv = Path(annotation_csv) if annotation_csv else self.find_annotations(root, split)
+        if annotation_csv.suffix.lower() == ".json":
+            rows = self._read_json(annotation_csv, self.OPENDR_SPLITS.get(split, split))
+            videos = root / "data" if (root / "data").is_dir() else root
+        else:
+            rows = [(line, label, name, split) for line, label, name in self._read_csv(annotation_csv, split)]
+            videos = root
+        classes = read_labels(label_file) if label_file else sorted({label for _, label, _, _ in rows})
         index = {name: i for i, name in enumerate(classes)}
         items = []
-        for line, label, name in rows:
+        for line, label, name, folder in rows:
             if label not in index:
                 raise AnnotationError(annotation_csv, line, f"label {label!r} is not in {label_file}")
-            per_class = inside_root(root, f"{split}/{label}/{name}", annotation_csv, line)
-            flat = root / split / name
+            per_class = inside_root(videos, f"{folder}/{label}/{name}", annotation_csv, line)
+            flat = videos / folder / name
             items.append((per_class if per_class.exists() or not flat.exists() else flat, index[label]))
         super().__init__(items, classes, **knobs)
 
     @classmethod
+    def find_annotations(cls, root: Path, split: str) -> Path:
+        """OpenDR's splits/<split>.json or MindSpore's kinetics-<N>_<split>.csv under `root`."""
+        candidates = [root / "splits" / f"{cls.OPENDR_SPLITS.get(split, split)}.json",
+                      *sorted(root.glob(f"kinetics-*_{split}.csv"))]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise AnnotationError(root, None, f"no annotations given and none found for split {split!r}: looked for "
+                                          f"{candidates[0]} (OpenDR) and kinetics-400_{split}.csv (MindSpore)")
+
+    @classmethod
     def _read_csv(cls, path: str | os.PathLike, split: str) -> list[tuple[int, str, str]]:
-        """(line, label, file name) of the rows of `split`."""
+        """(line, label, file name) of the rows of `split` (all rows when the CSV has no split column)."""
         lines = annotation_lines(path)
         rows = list(csv.reader(text for _, text in lines))
-        if not rows or tuple(column.strip() for column in rows[0]) != cls.COLUMNS:
-            raise AnnotationError(path, 1, f"expected the header {','.join(cls.COLUMNS)}")
+        header = [column.strip() for column in rows[0]] if rows else []
+        if not set(cls.COLUMNS[:4]) <= set(header):
+            raise AnnotationError(path, 1, f"expected the header {','.join(cls.COLUMNS)} (split optional), "
+                                           f"got {','.join(header)}")
         found, splits = [], set()
         for (line, _), row in zip(lines[1:], rows[1:]):
-            if len(row) != len(cls.COLUMNS):
-                raise AnnotationError(path, line, f"expected {len(cls.COLUMNS)} fields, got {len(row)}")
-            label, youtube_id, start, end, row_split = (field.strip() for field in row)
+            if len(row) != len(header):
+                raise AnnotationError(path, line, f"expected {len(header)} fields, got {len(row)}")
+            fields = dict(zip(header, (field.strip() for field in row)))
+            row_split = fields.get("split", split)
             splits.add(row_split)
             if row_split != split:
                 continue
-            try:
-                name = f"{youtube_id}_{int(float(start)):06d}_{int(float(end)):06d}.mp4"
-            except ValueError:
-                raise AnnotationError(path, line, f"time_start/time_end must be numbers, got {start!r}, {end!r}") from None
-            if os.sep in youtube_id or "/" in youtube_id or youtube_id in ("", ".", ".."):
-                raise AnnotationError(path, line, f"youtube_id {youtube_id!r} points outside the dataset root")
-            found.append((line, label, name))
+            found.append((line, fields["label"], cls._file_name(path, line, fields["youtube_id"],
+                                                                 fields["time_start"], fields["time_end"])))
         if not found:
             raise AnnotationError(path, None, f"no rows of split {split!r} (splits present: {sorted(splits)})")
         return found
+
+    @classmethod
+    def _read_json(cls, path: Path, split: str) -> list[tuple[None, str, str, str]]:
+        """(None, label, file name, subset folder) of OpenDR's split JSON entries whose subset is `split`."""
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise AnnotationError(path, None, f"not a readable JSON file ({err})") from None
+        if not isinstance(entries, dict):
+            raise AnnotationError(path, None, "expected an object of video id -> {annotations, subset}")
+        found = []
+        for key, entry in entries.items():
+            try:
+                subset, label = entry["subset"], entry["annotations"]["label"]
+                start, end = entry["annotations"]["segment"]
+            except (KeyError, TypeError, ValueError):
+                raise AnnotationError(path, None, f"entry {key!r}: expected {{\"annotations\": {{\"label\": ..., "
+                                                  f"\"segment\": [start, end]}}, \"subset\": ...}}") from None
+            if subset == split:
+                found.append((None, str(label), cls._file_name(path, None, key, start, end, f"entry {key!r}: "),
+                              subset))
+        if not found:
+            raise AnnotationError(path, None, f"no entries of subset {split!r}")
+        return found
+
+    @staticmethod
+    def _file_name(path, line: int | None, youtube_id: str, start, end, where: str = "") -> str:
+        """<id>_<start:06d>_<end:06d>.mp4, refusing ids that would leave the folder."""
+        try:
+            name = f"{youtube_id}_{int(float(start)):06d}_{int(float(end)):06d}.mp4"
+        except ValueError:
+            raise AnnotationError(path, line, f"{where}time_start/time_end must be numbers, got {start!r}, "
+                                              f"{end!r}") from None
+        if os.sep in youtube_id or "/" in youtube_id or youtube_id in ("", ".", ".."):
+            raise AnnotationError(path, line, f"{where}youtube_id {youtube_id!r} points outside the dataset root")
+        return name
 
 
 class UCF101Dataset(ClipDataset):
@@ -306,60 +460,125 @@ class HMDB51Dataset(ClipDataset):
         super().__init__(items, classes, **knobs)
 
 
-class RawFramesDataset(ClipDataset):
-    """Clips stored as image files. Annotation lines:
-    `<rel_dir> <label_id> <start_video_frame> <end_video_frame> <start_clip_frame> <end_clip_frame> <fps>`
-    (frame numbers inclusive, as in the file names). Clips are sampled from the clip frames.
-    Classes come from `label_file`, else are named class_<id>."""
+LIST_LINES = {
+    7: "OTE rawframes: rel_dir label_id start_video_frame end_video_frame start_clip_frame end_clip_frame fps",
+    3: "mmaction2 rawframes: rawframe_dir num_frames label",
+    2: "mmaction2 videos: video label",
+}
 
-    def __init__(self, root: str | os.PathLike, annotation_file: str | os.PathLike,
-                 template: str = "img_{:05d}.jpg", *, label_file: str | os.PathLike | None = None, **knobs):
-        root = Path(root)
-        rows = [self._parse(root, annotation_file, line, text, template)
-                for line, text in annotation_lines(annotation_file)]
-        if label_file:
-            classes = read_labels(label_file)
-        else:
-            classes = [f"class_{i}" for i in range(max(label for _, label, _ in rows) + 1)]
-        for line, label, _ in rows:
-            if label >= len(classes):
-                raise AnnotationError(annotation_file, line, f"label id {label} out of range 0..{len(classes) - 1} "
-                                                             f"({len(classes)} classes in {label_file})")
-        super().__init__([(folder, label) for _, label, folder in rows], classes, **knobs)
+
+def as_paths(value: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """One path, a sequence of them or a comma-separated string of them, as a list (blanks dropped)."""
+    if isinstance(value, os.PathLike):
+        return [Path(value)]
+    parts = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return [Path(part.strip()) for part in parts if part.strip()]
+
+
+def paired(roots: Sequence[Path], files: Sequence[Path], what: str = "annotation files") -> list[tuple[Path, Path]]:
+    """(root, file) pairs by position; one root serves every file. Differing counts are an error."""
+    if len(roots) == 1 and files:
+        roots = list(roots) * len(files)
+    if len(roots) != len(files) or not files:
+        raise ValueError(f"{len(files)} {what} but {len(roots)} data roots: they are paired by position "
+                         f"({', '.join(map(str, files))} | {', '.join(map(str, roots))})")
+    return list(zip(roots, files))
+
+
+@dataclass(frozen=True)
+class ListItem:
+    """One parsed list line: a video (fps 0) or a frame folder to resolve."""
+
+    file: Path
+    line: int
+    label: int
+    path: Path
+    first: int | None = None
+    count: int | None = None
+    fps: float = 0.0
+
+
+class ListDataset(ClipDataset):
+    """Videos or frame folders listed one a line, the kind of each line told by its fields:
+
+    - `<video> <label>` (mmaction2 `*_videos.txt`, e.g. hmdb51_train_split_1_videos.txt; SlowFast's csv);
+    - `<rawframe_dir> <num_frames> <label>` (mmaction2 `*_rawframes.txt`; frames from the lowest number found);
+    - `<rel_dir> <label_id> <start_video_frame> <end_video_frame> <start_clip_frame> <end_clip_frame> <fps>` (OTE;
+      frame numbers inclusive, as in the file names; clips are sampled from the clip frames).
+
+    Labels are 0-based class ids. `root` and `annotation_file` may each be several (a sequence or a comma-separated
+    string), paired by position (one root serves all files), as OTE's train.py takes them; their items make one
+    data set. Frame names are detected (`detect_frame_template`) unless `template` is given; frame folders
+    without an fps field are taken at `fps`. Classes come from `label_file`, else `classes`, else are named
+    class_<id> up to the highest id listed (`list_classes`, which build_dataset gives training and validation alike).
+    """
+
+    def __init__(self, root: str | os.PathLike | Sequence[str | os.PathLike],
+                 annotation_file: str | os.PathLike | Sequence[str | os.PathLike], template: str = "", *,
+                 label_file: str | os.PathLike | None = None, classes: Sequence[str] | None = None,
+                 fps: float = RECIPE_FPS, **knobs):
+        rows = []
+        for folder, file in paired(as_paths(root), as_paths(annotation_file)):
+            lines = annotation_lines(file)
+            if not lines:
+                raise AnnotationError(file, None, "no lines")
+            rows += [self._parse(folder, file, line, text, fps) for line, text in lines]
+        classes = read_labels(label_file) if label_file else list(classes or _class_names(r.label for r in rows))
+        for row in rows:
+            if row.label >= len(classes):
+                raise AnnotationError(row.file, row.line, f"label id {row.label} out of range 0..{len(classes) - 1} "
+                                                          f"({len(classes)} classes in {label_file or 'classes'})")
+
+        def source(row: ListItem) -> Source:
+            if row.fps == 0:
+                return row.path
+            try:
+                return frame_folder(row.path, row.fps, template, row.first, row.count)
+            except ValueError as err:
+                raise AnnotationError(row.file, row.line, str(err)) from None
+
+        # Detecting frame names lists each folder: mostly waiting on the disk, so threads help.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            sources = list(pool.map(source, rows))
+        super().__init__([(s, row.label) for s, row in zip(sources, rows)], classes, **knobs)
 
     @staticmethod
-    def _parse(root: Path, file, line: int, text: str, template: str) -> tuple[int, int, FrameFolder]:
+    def _parse(root: Path, file: Path, line: int, text: str, fps: float) -> ListItem:
         fields = text.split()
-        if len(fields) != 7:
-            raise AnnotationError(file, line, f"expected 7 fields (rel_dir label_id start_video_frame "
-                                              f"end_video_frame start_clip_frame end_clip_frame fps), got {len(fields)}")
+        if len(fields) not in LIST_LINES:
+            kinds = "; ".join(f"{n} ({kind})" for n, kind in LIST_LINES.items())
+            hint = ": the path or the label is missing" if len(fields) == 1 else ""
+            raise AnnotationError(file, line, f"expected 7 fields, 3 or 2: {kinds}; got {len(fields)}{hint}")
+        path = inside_root(root, fields[0], file, line)
+        if len(fields) == 2:
+            return ListItem(file, line, _list_label(fields[1], file, line), path)
+        if len(fields) == 3:
+            if not fields[1].isdigit() or int(fields[1]) < 1:
+                raise AnnotationError(file, line, f"num_frames {fields[1]!r} is not a positive integer")
+            return ListItem(file, line, _list_label(fields[2], file, line), path, None, int(fields[1]), fps)
         try:
-            label, video_start, video_end, clip_start, clip_end = (int(f) for f in fields[1:6])
-            fps = float(fields[6])
+            video_start, video_end, clip_start, clip_end = (int(f) for f in fields[2:6])
+            clip_fps = float(fields[6])
         except ValueError:
             raise AnnotationError(file, line, f"label, frame numbers and fps must be numbers: {text!r}") from None
-        if label < 0:
-            raise AnnotationError(file, line, f"label id {label} out of range (negative)")
-        if not video_start <= clip_start <= clip_end <= video_end or fps <= 0:
+        label = _list_label(fields[1], file, line)
+        if not video_start <= clip_start <= clip_end <= video_end or clip_fps <= 0:
             raise AnnotationError(file, line, "need start_video <= start_clip <= end_clip <= end_video and fps > 0, "
-                                              f"got {video_start} {clip_start} {clip_end} {video_end} fps {fps}")
-        folder = inside_root(root, fields[0], file, line)
-        return line, label, FrameFolder(folder, clip_start, clip_end - clip_start + 1, fps, template)
+                                              f"got {video_start} {clip_start} {clip_end} {video_end} fps {clip_fps}")
+        return ListItem(file, line, label, path, clip_start, clip_end - clip_start + 1, clip_fps)
 
-    def probe_source(self, source: FrameFolder) -> VideoInfo:
-        for index in (source.count - 1, 0):
-            if not source.frame_path(index).is_file():
-                raise VideoError(source.frame_path(index), "frame image not found")
-        height, width = _read_image(source.frame_path(0)).shape[:2]
-        return VideoInfo(source.fps, source.count, source.count / source.fps, width, height,
-                         Path(source.template).suffix.lstrip(".") or "frames")
 
-    def read_source(self, source: FrameFolder, indices: list[int], info: VideoInfo) -> np.ndarray:
-        cache: dict[int, np.ndarray] = {}
-        for index in indices:
-            if index not in cache:
-                cache[index] = _read_image(source.frame_path(min(max(index, 0), source.count - 1)))
-        return np.stack([cache[i] for i in indices])
+def _class_names(labels: Iterable[int]) -> list[str]:
+    return [f"class_{i}" for i in range(max(labels) + 1)]
+
+
+def list_classes(annotation_files: Sequence[str | os.PathLike]) -> list[str]:
+    """class_0 .. class_<the highest label id> of all these lists: one class set for training and validation."""
+    return _class_names(ListDataset._parse(Path("."), Path(file), line, text, RECIPE_FPS).label
+                        for file in annotation_files for line, text in annotation_lines(file))
+
+
+RawFramesDataset = ListDataset  # `--dataset rawframes`: the same lists (it first read OTE's 7-field lines only)
 
 
 class VideoFolderDataset(ClipDataset):
@@ -375,6 +594,17 @@ class VideoFolderDataset(ClipDataset):
         if not items:
             raise ValueError(f"no videos ({', '.join(extensions)}) in the class folders of {root}")
         super().__init__(items, classes, **knobs)
+
+
+def _list_label(text: str, file, line: int) -> int:
+    """A 0-based integer class id (mmaction2, OTE), or an error naming the line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise AnnotationError(file, line, f"label {text!r} is not an integer (a 0-based class id)") from None
+    if value < 0:
+        raise AnnotationError(file, line, f"label id {value} out of range (negative)")
+    return value
 
 
 def _one_based_label(text: str, num_classes: int, file, line: int) -> int:

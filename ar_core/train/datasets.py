@@ -22,8 +22,9 @@ def build_dataset(config: TrainConfig, spec: ModelSpec, mode: str) -> Dataset:
 
 
 def _video_dataset(config: TrainConfig, spec: ModelSpec, mode: str) -> Dataset:
-    from ..data.datasets import (ClipDataset, HMDB51Dataset, KineticsDataset, RawFramesDataset, UCF101Dataset,
-                                 VideoFolderDataset)
+    from ..data.cvat import CvatDataset, cvat_classes
+    from ..data.datasets import (ClipDataset, HMDB51Dataset, KineticsDataset, ListDataset, UCF101Dataset,
+                                 VideoFolderDataset, as_paths, list_classes)
 
     train = mode == "train"
     knobs = dict(mode=mode, seed=config.seed, num_clips=config.test_clips, num_crops=config.test_crops)
@@ -40,17 +41,30 @@ def _video_dataset(config: TrainConfig, spec: ModelSpec, mode: str) -> Dataset:
         return cls.from_spec(spec, *args, **kwargs, **knobs)
 
     if config.dataset == "kinetics":
-        need("data_root", "annotations")
+        need("data_root")
         csv = config.annotations if train else config.val_annotations or config.annotations
         split = config.train_split if train else config.val_split
-        return make(KineticsDataset, config.data_root, csv, split, label_file=label_file)
+        return make(KineticsDataset, config.data_root, csv or None, split, label_file=label_file)
     if config.dataset in ("ucf101", "hmdb51"):
         need("data_root", "splits_dir")
         cls = UCF101Dataset if config.dataset == "ucf101" else HMDB51Dataset
         return make(cls, config.data_root, config.splits_dir, config.split, train=train)
-    if config.dataset == "rawframes":
-        need("data_root", "annotations" if train else "val_annotations")
-        annotations = config.annotations if train else config.val_annotations
-        return make(RawFramesDataset, config.data_root, annotations, config.frame_template, label_file=label_file)
+    if config.dataset in ("rawframes", "list", "cvat"):
+        need("data_root")
+        root_key = "data_root" if train or not config.val_root else "val_root"
+        roots = as_paths(getattr(config, root_key))
+        # Without a labels file, training and validation take their class set from both splits, so they agree.
+        both_roots = as_paths(config.data_root) + as_paths(config.val_root)
+        if config.dataset == "cvat":
+            classes = None if label_file else cvat_classes(both_roots, config.frame_template)
+            return make(CvatDataset, roots, label_file=label_file, classes=classes, template=config.frame_template)
+        annotations_key = "annotations" if train else "val_annotations"
+        need(annotations_key)
+        files = as_paths(getattr(config, annotations_key))
+        if len(roots) not in (1, len(files)):
+            raise ConfigError(f"{annotations_key}: {len(files)} files but {root_key} has {len(roots)} roots; they "
+                              f"are paired by position (or give one root for all)")
+        classes = None if label_file else list_classes(as_paths(config.annotations) + as_paths(config.val_annotations))
+        return make(ListDataset, roots, files, config.frame_template, label_file=label_file, classes=classes)
     need("data_root" if train else "val_root")
     return make(VideoFolderDataset, config.data_root if train else config.val_root)
