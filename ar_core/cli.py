@@ -125,8 +125,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     Data sets: Kinetics (official, MindSpore or OpenDR layout), UCF-101, HMDB51, mmaction2/OTE lists of videos
     or rawframes, OTX's CVAT layout, a folder of class folders, or SyntheticMotion. The run
-    directory (--temp-path) receives checkpoints/ (every --checkpoint-after-iter iterations), tensorboard/ and
-    the final model (x3d_<model>.pth + .json). Data parallel: `torchrun --nproc_per_node=N -m ar_core.cli train`."""
+    directory (--temp-path) receives checkpoints/ (every --checkpoint-after-iter iterations and at the end of
+    every --checkpoint-every-epochs-th epoch; --keep-checkpoints N keeps the newest N), tensorboard/ and
+    the final model (x3d_<model>.pth + .json, with the trained --frames and --sampling-rate). Data parallel:
+    `torchrun --nproc_per_node=N -m ar_core.cli train`."""
     from .train.commands import run_train
     from .train.config import config_from_args
 
@@ -134,10 +136,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a model: top-1/top-5, per-class accuracy and NLL, optionally as JSON plus a confusion-matrix PNG.
+    """Evaluate a model: video-wise top-1/3/5, frame-wise accuracy, per-class and mean class accuracy, NLL,
+    parameters and GFLOPs, optionally as JSON (keys top1, top3, top5, frame_accuracy, params, gflops, protocol,
+    ...) plus a confusion-matrix PNG.
 
-    Uses the configured validation data with multi-view testing: test_clips x test_crops views per video,
-    whose probabilities are averaged. Exported models (.onnx, .xml) run on their runtime."""
+    Uses the configured validation data with multi-view testing: test_clips x test_crops views per video
+    (protocol: single-view for 1 x 1, 30-view for 10 x 3), whose probabilities are averaged; frame-wise, each
+    frame takes the class of the temporal window whose centre is nearest. Exported models (.onnx, .xml) run on
+    their runtime."""
     from .train.commands import run_eval
     from .train.config import config_from_args
 

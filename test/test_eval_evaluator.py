@@ -1,9 +1,15 @@
-"""The evaluator against a hand-written pass over the data: view averaging, batching, read-time skips."""
+"""The evaluator against a hand-written pass over the data: view averaging, batching, read-time skips, frame-wise
+accuracy over temporal windows (hand-built and on a real PyAV-encoded video)."""
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import Dataset
 
-from ar_core.eval.evaluator import evaluate, predict_dataset
+from ar_core.data import render_motion_frames
+from ar_core.data.datasets import VideoFolderDataset
+from ar_core.eval.evaluator import evaluate, predict_dataset, predict_windows
+
+from data_helpers import encode_video
 
 CLASSES = ["a", "b", "c"]
 
@@ -64,3 +70,48 @@ def test_evaluate_reports_metrics_and_every_skip():
 def test_empty_data_set_is_an_error():
     with pytest.raises(ValueError, match="no samples to evaluate"):
         evaluate(score, Views(count=0), CLASSES, batch_size=6, device=torch.device("cpu"))
+
+
+class FrameLabelledViews(Views):
+    """Views whose videos have 8 frames, windows centred at 1.5 and 5.5, and per-frame labels that change halfway."""
+
+    def window_centres(self, index):
+        return 8, np.array([1.5, 5.5])
+
+    def frame_labels(self, index):
+        return np.array([index % 3] * 4 + [(index + 1) % 3] * 4)
+
+
+def test_frame_accuracy_labels_frames_by_the_nearest_window():
+    data = FrameLabelledViews()
+    metrics = evaluate(score, data, CLASSES, batch_size=6, device=torch.device("cpu"))
+    correct = 0
+    for index in range(len(data)):
+        windows = score(data[index][0]).view(2, 3, -1).mean(dim=1).argmax(dim=1)  # each window over its 3 crops
+        predicted = [int(windows[0])] * 4 + [int(windows[1])] * 4  # frames 0-3 nearest 1.5, 4-7 nearest 5.5
+        correct += sum(p == t for p, t in zip(predicted, data.frame_labels(index)))
+    assert metrics["frame_accuracy"] == pytest.approx(correct / (8 * len(data)))
+    assert metrics["protocol"] == "2x3-view"
+    assert 0 < correct < 8 * len(data)  # the example distinguishes right from wrong frames
+
+
+def test_window_centres_of_a_real_video_drive_frame_accuracy(tmp_path):
+    # 24 frames at 15 fps, 4-frame clips every 12th frame at 30 fps = every 6th here: two windows, frames
+    # 0,6,12,18 and 5,11,17,23, centred at 9 and 14.
+    for label, folder in enumerate(("left", "right")):
+        encode_video(tmp_path / folder / "0.mp4", render_motion_frames(label, 24, 32, 15, seed=label), 15)
+    data = VideoFolderDataset(tmp_path, mode="test", frames=4, sampling_rate=12, crop=32, num_clips=2,
+                              num_crops=1)
+    num_frames, centres = data.window_centres(0)
+    assert num_frames == 24 and centres.tolist() == [9.0, 14.0]
+
+    def first_half_left(clips):  # window 0 says class 0, window 1 class 1, whatever the video
+        first = torch.arange(len(clips)) % 2 == 0
+        return torch.stack([first.float(), (~first).float()], dim=1)
+
+    metrics = evaluate(first_half_left, data, data.classes, batch_size=4, device=torch.device("cpu"))
+    # Frames 0-11 are nearest centre 9 (class 0), 12-23 nearest 14 (class 1): half of each video is right.
+    assert metrics["frame_accuracy"] == pytest.approx(0.5)
+    assert metrics["protocol"] == "2x1-view"
+    indices, windows, labels, _ = predict_windows(first_half_left, data, 4, torch.device("cpu"))
+    assert indices == [0, 1] and windows.shape == (2, 2, 2) and labels.tolist() == [0, 1]

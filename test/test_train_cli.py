@@ -63,9 +63,13 @@ def test_eval_writes_metrics_and_confusion_png(trained_run, videos, tmp_path, ca
     assert metrics["samples"] == 2 and metrics["classes"] == ["left", "right"]
     assert sum(map(sum, metrics["confusion"])) == 2
     assert set(metrics["per_class_accuracy"]) == {"left", "right"}
+    assert metrics["protocol"] == "2x3-view" and metrics["top3"] == 1.0  # 2 classes
+    assert 0.0 <= metrics["frame_accuracy"] <= 1.0 and metrics["params"] > 0 and metrics["gflops"] > 0
+    frames_right = metrics["frame_accuracy"] * 2 * 24  # 2 validation videos of 24 frames: a count of frames
+    assert frames_right == pytest.approx(round(frames_right))
     png = tmp_path / "out" / "metrics_confusion.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert "2 videos: top-1" in capsys.readouterr().out
+    assert "2 videos (2x3-view): top-1" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("openvino", ".xml")])

@@ -214,6 +214,14 @@ class ClipDataset(Dataset):
                 self.skipped.append((str(source), err.reason))
         raise VideoError(source, f"{MAX_BAD_IN_A_ROW} samples in a row from index {index} failed to decode")
 
+    def window_centres(self, index: int) -> tuple[int, np.ndarray]:
+        """(frames in item `index`'s video, the centre frame position of each of its temporal windows in view
+        order): the windows `__getitem__` samples in val/test mode, for frame-wise accuracy."""
+        _, _, info = self.samples[index]
+        stride = stride_for_fps(self.sampling_rate, info.fps)
+        clips = uniform_clip_indices(info.num_frames, self.frames, stride, self.num_clips)
+        return info.num_frames, np.array([(clip[0] + clip[-1]) / 2 for clip in clips], dtype=np.float64)
+
     def frame_labels(self, index: int) -> np.ndarray | None:
         """The label of each frame item `index` covers (int64, -1 where a frame has none), or None when one label
         covers them all; the item's label (`self[index][1]`) is then the majority of these."""

@@ -5,7 +5,7 @@ Figures follow the X3D paper (Feichtenhofer, CVPR 2020) and the SlowFast configs
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 RECIPE_FPS = 30.0  # a sampling rate counts frames of a 30 fps video (Kinetics, as X3D/SlowFast recipes do)
 KINETICS_MEAN = (0.45, 0.45, 0.45)
@@ -38,6 +38,11 @@ class ModelSpec:
     def clip_seconds(self) -> float:
         """Time a clip spans: `frames` samples, one every `interval_s`."""
         return self.frames * self.interval_s
+
+    def with_input(self, frames: int = 0, sampling_rate: int = 0) -> ModelSpec:
+        """This size fed `frames`-frame clips taken every `sampling_rate`-th frame (0 keeps the recipe's): a
+        training run's `frames`/`sampling_rate` keys, so its data, head pooling and saved metadata agree."""
+        return replace(self, frames=frames or self.frames, sampling_rate=sampling_rate or self.sampling_rate)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -28,6 +28,7 @@ SE_RATIO = 0.0625
 STAGE_BASIS = ((1, 12, 2), (2, 24, 2), (5, 48, 2), (3, 96, 2))
 STEM_TEMPORAL_KERNEL = 5
 BLOCK_TEMPORAL_KERNEL = 3
+DROPOUT_RATE = 0.5  # before the head's projection (SlowFast MODEL.DROPOUT_RATE of the X3D configs)
 
 
 def round_width(width: float, multiplier: float, min_width: int = 8, divisor: int = 8) -> int:
@@ -140,7 +141,7 @@ class Head(nn.Module):
     """
 
     def __init__(self, dim_in: int, dim_inner: int, dim_out: int, num_classes: int,
-                 pool_size: tuple[int, int, int], dropout: float = 0.5):
+                 pool_size: tuple[int, int, int], dropout: float = DROPOUT_RATE):
         super().__init__()
         self.pool_size = pool_size
         self.conv_5 = nn.Conv3d(dim_in, dim_inner, 1, bias=False)
@@ -164,7 +165,7 @@ class Head(nn.Module):
 class X3D(nn.Module):
     """X3D network: logits in train mode, class probabilities in eval mode."""
 
-    def __init__(self, spec: ModelSpec, num_classes: int = KINETICS_CLASSES, dropout: float = 0.5):
+    def __init__(self, spec: ModelSpec, num_classes: int = KINETICS_CLASSES, dropout: float = DROPOUT_RATE):
         super().__init__()
         self.spec = spec
         self.num_classes = num_classes
@@ -206,13 +207,17 @@ def init_weights(model: nn.Module, fc_std: float = 0.01) -> None:
             nn.init.zeros_(module.bias)
 
 
-def build_model(name: str, num_classes: int = KINETICS_CLASSES) -> X3D:
-    """X3D of size `name` (xs|s|m|l). A `num_classes` other than 400 gets a new, untrained head."""
-    spec = get_spec(name)
+def build_model(name: str, num_classes: int = KINETICS_CLASSES, frames: int = 0,
+                dropout_rate: float = DROPOUT_RATE) -> X3D:
+    """X3D of size `name` (xs|s|m|l). A `num_classes` other than 400 gets a new, untrained head. `frames`
+    (0: the size's recipe) sets the clip length the head pools over; `dropout_rate` the head's dropout."""
+    spec = get_spec(name).with_input(frames=frames)
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be positive, got {num_classes}")
     if num_classes != KINETICS_CLASSES:
         log.info("X3D-%s: num_classes=%d replaces the %d-class Kinetics head (head.projection is newly "
                  "initialised and not loaded from Kinetics checkpoints)", spec.name.upper(), num_classes,
                  KINETICS_CLASSES)
-    return X3D(spec, num_classes)
+    return X3D(spec, num_classes, dropout=dropout_rate)

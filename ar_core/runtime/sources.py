@@ -202,7 +202,7 @@ def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None)
             raise ModelFormatError(f"{path} has no metadata ({path.with_suffix(METADATA_SUFFIX).name} beside it); "
                                    f"say which X3D size it is (model='xs'|'s'|'m'|'l')")
         metadata = ModelMetadata.for_spec(get_spec(size), _default_classes(num_classes, str(path)))
-    network = build_model(metadata.model, num_classes=num_classes).eval()
+    network = build_model(metadata.model, num_classes=num_classes, frames=metadata.frames).eval()
     source = ModelSource("torch", metadata, path, network)
     _check_head(source, num_classes)
     load_state_dict(network, state, source=str(path))

@@ -54,6 +54,21 @@ def find_checkpoint(run_dir: str | os.PathLike, iteration: int) -> Path:
     return checkpoints[iteration]
 
 
+def prune_checkpoints(run_dir: str | os.PathLike, keep: int, written: str | os.PathLike) -> list[Path]:
+    """Delete all but the newest `keep` checkpoints of the run (0: keep all), never `written`, the one just
+    saved; returns the deleted files. Bounds the disk a long run uses, as keeping the last N does elsewhere."""
+    if keep < 1:
+        return []
+    written = Path(written)
+    checkpoints = list(list_checkpoints(run_dir).values())
+    newest = set(checkpoints[-keep:]) | {written}
+    deleted = [path for path in checkpoints if path not in newest]
+    for path in deleted:
+        path.unlink(missing_ok=True)
+        log.debug("deleted old checkpoint %s", path)
+    return deleted
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write `state` atomically: a crash mid-write leaves the previous files intact."""
     path = Path(path)

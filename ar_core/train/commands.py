@@ -12,14 +12,13 @@ log = logging.getLogger(__name__)
 
 
 def run_train(config: TrainConfig, resume: bool = False) -> int:
-    from ..models import get_spec
     from .checkpointing import latest_checkpoint, list_checkpoints
     from .datasets import build_dataset
     from .learner import X3DLearner
 
     if not config.temp_path:
         raise ConfigError("temp_path: `ar-core train` needs a run directory (--temp-path DIR)")
-    spec = get_spec(config.model)
+    spec = config.spec  # the size with the run's frames and sampling rate
     train_set, val_set = build_dataset(config, spec, "train"), build_dataset(config, spec, "val")
     if list(val_set.classes) != list(train_set.classes):
         raise ConfigError(f"the validation set's classes differ from the training set's ({len(val_set.classes)} vs "
@@ -88,8 +87,11 @@ def run_eval(config: TrainConfig, weights: str | None, save_metrics_to: str | No
         shutdown_distributed()
     if not ctx.is_main:
         return 0
-    print(f"{metrics['samples']} videos: top-1 {100 * metrics['top1']:.2f}%, top-5 {100 * metrics['top5']:.2f}%, "
+    print(f"{metrics['samples']} videos ({metrics['protocol']}): top-1 {100 * metrics['top1']:.2f}%, "
+          f"top-3 {100 * metrics['top3']:.2f}%, top-5 {100 * metrics['top5']:.2f}%, "
+          f"frame accuracy {100 * metrics['frame_accuracy']:.2f}%, "
           f"mean class accuracy {100 * metrics['mean_class_accuracy']:.2f}%, loss (NLL) {metrics['loss']:.4f}")
+    print(f"model: {metrics['params'] / 1e6:.2f} M parameters, {metrics['gflops']:.2f} GFLOPs per clip")
     _print_skipped(metrics["skipped"])
     if save_metrics_to:
         json_path = write_metrics(metrics, save_metrics_to)

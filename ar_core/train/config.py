@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..devices import DEVICE_HELP
-from ..models import MODEL_SPECS
+from ..models import MODEL_SPECS, ModelSpec, get_spec
 from .optim import LR_SCHEDULES, OPTIMIZERS
 
 DATASETS = ("synthetic", "kinetics", "ucf101", "hmdb51", "rawframes", "list", "cvat", "folder")
@@ -46,16 +46,25 @@ class TrainConfig:
                               API_ONLY)
     pretrained: str = _field("", "weights to start from: a .pth/.pyth file, or 'kinetics' for the cached official "
                                  "checkpoint of this model (see `ar-core download`); empty: random init", BOTH)
+    frames: int = _field(0, "clip length in frames (SlowFast DATA.NUM_FRAMES; 0: the model's recipe, e.g. 4 for xs); "
+                            "saved in the model's metadata, so infer, export and the node use it too", BOTH)
+    sampling_rate: int = _field(0, "take every n-th frame of a 30 fps video (SlowFast DATA.SAMPLING_RATE; 0: the "
+                                    "model's recipe, e.g. 12 for xs)", BOTH)
+    dropout_rate: float = _field(0.5, "dropout before the head's projection (SlowFast MODEL.DROPOUT_RATE)", TRAIN)
     # Optimisation
     iters: int = _field(10, "training epochs (OpenDR calls them iters)", TRAIN)
     batch_size: int = _field(64, "global batch size in clips, split evenly over the processes of a torchrun job",
                              BOTH)
+    eval_batch_size: int = _field(0, "global batch size in clips of validation and eval (SlowFast TEST.BATCH_SIZE; "
+                                     "0: batch_size)", BOTH)
     lr: float = _field(1e-3, "base learning rate", TRAIN)
     optimizer: str = _field("adam", "sgd | adam", TRAIN)
     momentum: float = _field(0.9, "SGD momentum", TRAIN)
     weight_decay: float = _field(1e-5, "L2 weight decay of convolutions and linear layers", TRAIN)
     bn_weight_decay: float = _field(0.0, "weight decay of BatchNorm scales and shifts", TRAIN)
-    lr_schedule: str = _field("", "cosine (decay to 0 over the run) or '' (constant)", TRAIN)
+    lr_schedule: str = _field("", "cosine (decay to eta_min over the run) or '' (constant)", TRAIN)
+    eta_min: float = _field(0.0, "cosine: the learning rate at the run's end (SlowFast SOLVER.COSINE_END_LR)",
+                            TRAIN)
     warmup_epochs: float = _field(0.0, "linear warm-up length in epochs (may be fractional)", TRAIN)
     warmup_start_lr: float = _field(0.0, "learning rate at the first warm-up step", TRAIN)
     grad_clip: float = _field(0.0, "clip the gradient norm to this value (0: off)", TRAIN)
@@ -100,6 +109,10 @@ class TrainConfig:
     # Run directory, checkpoints and logging
     temp_path: str = _field("", "run directory: checkpoints/, tensorboard/, saved model ('' : no files)", TRAIN)
     checkpoint_after_iter: int = _field(0, "save a resumable checkpoint every N iterations (0: off)", TRAIN)
+    checkpoint_every_epochs: int = _field(0, "save a resumable checkpoint at the end of every N-th epoch (SlowFast "
+                                             "TRAIN.CHECKPOINT_PERIOD; 0: off)", TRAIN)
+    keep_checkpoints: int = _field(0, "keep only the newest N checkpoints, deleting older ones after each save "
+                                      "(0: keep all)", TRAIN)
     checkpoint_load_iter: int = _field(0, "resume from the checkpoint of iteration N in temp_path (0: start fresh)",
                                        TRAIN)
     log_every: int = _field(10, "iterations between TensorBoard scalars and progress-bar updates", TRAIN)
@@ -119,9 +132,15 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
         for name in ("lr", "momentum", "weight_decay", "bn_weight_decay", "warmup_epochs", "warmup_start_lr",
-                     "grad_clip", "crop", "num_workers", "checkpoint_after_iter", "checkpoint_load_iter"):
+                     "grad_clip", "crop", "num_workers", "checkpoint_after_iter", "checkpoint_load_iter",
+                     "frames", "sampling_rate", "dropout_rate", "eta_min", "checkpoint_every_epochs",
+                     "keep_checkpoints", "eval_batch_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must not be negative, got {getattr(self, name)}")
+        if self.dropout_rate >= 1:
+            raise ConfigError(f"dropout_rate: must be below 1 (a probability), got {self.dropout_rate}")
+        if self.eta_min > self.lr:
+            raise ConfigError(f"eta_min: {self.eta_min} is above lr {self.lr}; the cosine schedule decays to it")
         if not 2 <= self.synthetic_classes <= 8:
             raise ConfigError(f"synthetic_classes: must be between 2 and 8, got {self.synthetic_classes}")
         if self.checkpoint_load_iter and not self.temp_path:
@@ -129,6 +148,17 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def eval_batch(self) -> int:
+        """Global batch size in clips of validation and eval: eval_batch_size, or batch_size when it is 0."""
+        return self.eval_batch_size or self.batch_size
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model's spec with this run's `frames` and `sampling_rate`: what data sets, the network and the
+        saved metadata are built from."""
+        return get_spec(self.model).with_input(self.frames, self.sampling_rate)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return from_mapping({**self.to_dict(), **changes})

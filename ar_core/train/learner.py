@@ -13,6 +13,7 @@ in ar_core says `model` for the name (docs/vocabulary.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -90,9 +91,10 @@ class X3DLearner:
             raise ConfigError(f"threshold: must be between 0 and 1 (a probability), got {threshold}")
         self.config, self.threshold = config, threshold
         self.device = resolve_device(config.device)
-        self.spec = get_spec(config.model)
+        self.spec = config.spec  # the size with the run's frames and sampling rate
         torch.manual_seed(config.seed)  # the same initial weights on every rank and every run
-        self.model: torch.nn.Module | None = build_model(self.spec.name, config.num_classes)  # None: exported
+        self.model: torch.nn.Module | None = build_model(self.spec.name, config.num_classes, frames=self.spec.frames,
+                                                         dropout_rate=config.dropout_rate)  # None: exported
         self.classes = default_classes(config.num_classes)
         self.engine = None  # the fast runtime, after optimize() or loading an exported model
         self.onnx_path: Path | None = None  # the ONNX file optimize() wrote, which save() copies
@@ -131,8 +133,11 @@ class X3DLearner:
         return result
 
     def eval(self, dataset: Dataset, steps: int | None = None) -> dict:
-        """Metrics over `dataset` (at most `steps` batches): loss (NLL of the predicted probabilities), top1, top5,
-        mean_class_accuracy, per_class_accuracy, confusion, classes, samples, skipped."""
+        """Metrics over `dataset` (at most `steps` batches, of eval_batch_size clips): loss (NLL of the predicted
+        probabilities), top1 (video-wise), top3, top5, frame_accuracy, mean_class_accuracy, per_class_accuracy,
+        confusion, classes, samples, protocol, skipped (ar_core.eval.metrics), plus the model's params and gflops
+        of one clip at the training crop (ar_core.models.profile, as the X3D paper counts them)."""
+        from ..models.profile import profile_model
         from ..eval.evaluator import evaluate
 
         classes = list(getattr(dataset, "classes", self.classes))
@@ -143,9 +148,15 @@ class X3DLearner:
                         "model's names (first difference: %r vs %r)",
                         *next((a, b) for a, b in zip(classes, self.classes) if a != b))
         ctx, device = setup_distributed(self.device)
-        return evaluate(self._predictor(device), dataset, self.classes, self.config.batch_size // ctx.world_size,
-                        device, ctx, max_batches=steps, num_workers=self.config.num_workers,
-                        pin_memory=self.config.pin_memory)
+        metrics = evaluate(self._predictor(device), dataset, self.classes,
+                           max(1, self.config.eval_batch // ctx.world_size), device, ctx, max_batches=steps,
+                           num_workers=self.config.num_workers, pin_memory=self.config.pin_memory)
+        # Counted on a fresh CPU copy of the architecture (the same figures for torch weights and exported models),
+        # at the training crop: the recipe's, or the config's crop where one is set.
+        counted = dataclasses.replace(self.spec, train_crop=self.config.crop or self.spec.train_crop)
+        profile = profile_model(build_model(self.spec.name, len(self.classes), frames=self.spec.frames), counted)
+        metrics.update(params=profile.params, gflops=profile.gflops)
+        return metrics
 
     def infer(self, batch: torch.Tensor | np.ndarray) -> list[Category | None]:
         """The most probable class of each clip of a (B, 3, T, S, S) batch, or of one (3, T, S, S) clip: one
@@ -236,9 +247,14 @@ class X3DLearner:
             device = "cuda" if self.device.startswith("cuda") else "cpu"
             self.engine = create_engine(source.path, backend=EXPORTED_BACKENDS[source.kind], device=device)
             self.model, self.exported = None, source.path
-        self.spec, self.classes = get_spec(metadata.model), list(metadata.classes)
-        self.config = self.config.replace(model=metadata.model, num_classes=metadata.num_classes,
-                                          crop=0 if metadata.crop == self.spec.test_crop else metadata.crop)
+        recipe = get_spec(metadata.model)
+        self.spec = recipe.with_input(metadata.frames, metadata.sampling_rate)
+        self.classes = list(metadata.classes)
+        self.config = self.config.replace(
+            model=metadata.model, num_classes=metadata.num_classes,
+            crop=0 if metadata.crop == recipe.test_crop else metadata.crop,
+            frames=0 if metadata.frames == recipe.frames else metadata.frames,
+            sampling_rate=0 if metadata.sampling_rate == recipe.sampling_rate else metadata.sampling_rate)
         log.info("loaded %s (X3D-%s, %d classes, %s)", source.path, metadata.model.upper(), metadata.num_classes,
                  source.kind)
         return self

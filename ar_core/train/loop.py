@@ -22,8 +22,8 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from ..eval.evaluator import evaluate
-from .checkpointing import (capture_rng_state, checkpoint_path, load_checkpoint_state, restore_rng_state,
-                            save_checkpoint)
+from .checkpointing import (capture_rng_state, checkpoint_path, load_checkpoint_state, prune_checkpoints,
+                            restore_rng_state, save_checkpoint)
 from .config import ConfigError, TrainConfig
 from .distributed import DistributedContext, all_gather, sync_buffers, unwrap_network, wrap_network
 from .loader import Skipped, construction_skips, epoch_batches, make_loader
@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 VAL_KEYS = ("loss", "top1", "top5", "mean_class_accuracy")
 # Keys that may change between a run and its resumption without changing what is computed.
-RESUME_NEUTRAL_KEYS = {"checkpoint_load_iter", "checkpoint_after_iter", "temp_path", "device", "num_workers",
-                       "pin_memory", "log_every"}
+RESUME_NEUTRAL_KEYS = {"checkpoint_load_iter", "checkpoint_after_iter", "checkpoint_every_epochs",
+                       "keep_checkpoints", "eval_batch_size", "temp_path", "device", "num_workers", "pin_memory",
+                       "log_every"}
 
 
 def seed_everything(seed: int) -> None:
@@ -84,7 +85,8 @@ class Trainer:
                               f"samples (with drop_last={config.drop_last} no batch would be left)")
         total = min(epochs * per_epoch, max_steps or math.inf)
         self.scheduler = build_scheduler(self.optimizer, total, config.lr_schedule,
-                                         round(config.warmup_epochs * per_epoch), config.warmup_start_lr, config.lr)
+                                         round(config.warmup_epochs * per_epoch), config.warmup_start_lr, config.lr,
+                                         config.eta_min)
         progress = self._resume(resume_from, per_epoch) if resume_from else self._start()
         self.started = time.perf_counter()
         built_skips = construction_skips(train_set)
@@ -123,9 +125,16 @@ class Trainer:
                 summary = self._validate(val_set, epoch, progress.iteration)
                 progress.history.append(summary)
                 reporter.validated(summary)
-            every = config.checkpoint_after_iter
-            if every and progress.iteration % every == 0:
+            if self._checkpoint_due(progress.iteration, per_epoch):
                 self._save(progress, epoch, per_epoch)
+
+    def _checkpoint_due(self, iteration: int, per_epoch: int) -> bool:
+        """Every checkpoint_after_iter iterations and at the end of every checkpoint_every_epochs-th epoch (one
+        file when both fall on the same iteration)."""
+        every_iter, every_epochs = self.config.checkpoint_after_iter, self.config.checkpoint_every_epochs
+        if every_iter and iteration % every_iter == 0:
+            return True
+        return bool(every_epochs) and iteration % per_epoch == 0 and (iteration // per_epoch) % every_epochs == 0
 
     def _step(self, clips: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         self.network.train()
@@ -145,7 +154,8 @@ class Trainer:
     def _validate(self, val_set: Dataset, epoch: int, iteration: int) -> dict:
         sync_buffers(self.network, self.ctx)
         network = unwrap_network(self.network).eval()
-        metrics = evaluate(network, val_set, self.classes, self.batch_size, self.device, self.ctx,
+        batch_size = max(1, self.config.eval_batch // self.ctx.world_size)
+        metrics = evaluate(network, val_set, self.classes, batch_size, self.device, self.ctx,
                            num_workers=self.config.num_workers, pin_memory=self.config.pin_memory)
         return {"epoch": epoch + 1, "iteration": iteration, "elapsed_s": time.perf_counter() - self.started,
                 **{f"val_{k}": metrics[k] for k in VAL_KEYS}}
@@ -194,6 +204,7 @@ class Trainer:
             "config": self.config.to_dict(), "history": progress.history, "skipped": [list(e) for e in skipped],
             "last_loss": progress.last_loss, "rng": rng,
         })
+        prune_checkpoints(self.run_dir, self.config.keep_checkpoints, path)
 
 
 class _Reporter:

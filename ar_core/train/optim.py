@@ -26,15 +26,18 @@ def build_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float,
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int, warmup_start_factor: float) -> float:
+def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int, warmup_start_factor: float,
+              end_factor: float = 0.0) -> float:
     """Multiplier on the base lr for optimizer step `step` (0-based).
 
-    Cosine decays to 0 over `total_steps`; the warm-up climbs linearly from `warmup_start_factor` to the
-    value the schedule has at the warm-up's end, as SlowFast does.
+    Cosine decays from 1 to `end_factor` (eta_min / lr) over `total_steps`, as SlowFast's cosine policy with
+    COSINE_END_LR; the warm-up climbs linearly from `warmup_start_factor` to the value the schedule has at the
+    warm-up's end, as SlowFast does.
     """
     def scheduled(at: int) -> float:
         if schedule == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * min(at, total_steps) / max(total_steps, 1)))
+            cosine = 0.5 * (1.0 + math.cos(math.pi * min(at, total_steps) / max(total_steps, 1)))
+            return end_factor + (1.0 - end_factor) * cosine
         return 1.0
 
     if step < warmup_steps:
@@ -44,9 +47,10 @@ def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int, war
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str, warmup_steps: int,
-                    warmup_start_lr: float, lr: float) -> torch.optim.lr_scheduler.LambdaLR:
+                    warmup_start_lr: float, lr: float, eta_min: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown lr_schedule {schedule!r}; choose 'cosine' or '' (constant)")
     start_factor = warmup_start_lr / lr if lr > 0 else 1.0
+    end_factor = eta_min / lr if lr > 0 else 0.0
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, schedule, warmup_steps, start_factor))
+        optimizer, lambda step: lr_factor(step, total_steps, schedule, warmup_steps, start_factor, end_factor))
