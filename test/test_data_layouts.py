@@ -193,6 +193,11 @@ def test_cvat_layout_with_per_frame_labels_through_build_dataset(cvat):
     np.testing.assert_array_equal(train.frame_labels(2), [0] * 12 + [1] * 8)
     assert train[2][0].shape == (3, 4, 32, 32)
     assert len(val) == 1 and val[0][1] == 1 and val.samples[0][2].num_frames == 20
+    # eval reads val_root alone; without it, validation falls back to data_root.
+    assert len(build_dataset(config.replace(data_root=""), XS, "test")) == 1
+    assert len(build_dataset(config.replace(val_root=""), XS, "val")) == 3
+    with pytest.raises(ConfigError, match="dataset 'cvat' needs data_root"):
+        build_dataset(config.replace(data_root=""), XS, "train")
     # A labels file sets the class order (and names the labels the XMLs may use).
     labels = _write(cvat / "labels.txt", "walk\nrun\njump\n")
     ordered = build_dataset(config.replace(labels=str(labels)), XS, "train")
@@ -244,6 +249,8 @@ def test_kinetics_as_opendr_and_mindspore_lay_it_out(tmp_path):
     train, val = build_dataset(config, XS, "train"), build_dataset(config, XS, "val")
     assert train.classes == ["abseiling", "archery"] and [label for _, label, _ in train.samples] == [0, 1]
     assert [s.name for s, _, _ in val.samples] == ["ccc_000002_000012.mp4"] and train[0][0].shape == (3, 4, 32, 32)
+    as_opendr_writes_it = KineticsDataset(path=opendr, frames_per_clip=2, split="train", crop=32)
+    assert len(as_opendr_writes_it) == 2 and as_opendr_writes_it[1][0].shape == (3, 2, 32, 32)
     # MindSpore: root/<split>/<id>_<start>_<end>.mp4 and root/kinetics-400_<split>.csv (official columns).
     mindspore = tmp_path / "mindspore"
     encode_video(mindspore / "train/ddd_000000_000010.mp4", pattern_frames(24, 36, 48, 5))

@@ -306,15 +306,26 @@ class KineticsDataset(ClipDataset):
       <root>/data/<subset>/<label>/<id>_<start>_<end>.mp4.
 
     With no `annotation_csv`, the MindSpore and OpenDR files under `root` are looked for. Classes are sorted
-    alphabetically (the official order) unless `label_file` is given.
+    alphabetically (the official order) unless `label_file` is given. OpenDR's call works as it is written there,
+    `KineticsDataset(path=..., frames_per_clip=4, split="train")` (`temporal_downsampling`: the sampling rate).
     """
 
     COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")  # split (and any others) optional
     OPENDR_SPLITS = {"val": "validate"}
 
-    def __init__(self, root: str | os.PathLike, annotation_csv: str | os.PathLike | None, split: str, *,
-                 label_file: str | os.PathLike | None = None, **knobs):
-        root = Path(root)
+    def __init__(self, root: str | os.PathLike | None = None, annotation_csv: str | os.PathLike | None = None,
+                 split: str = "train", *, label_file: str | os.PathLike | None = None,
+                 path: str | os.PathLike | None = None, frames_per_clip: int | None = None,
+                 temporal_downsampling: int | None = None, **knobs):
+        if (root is None) == (path is None):
+            raise TypeError("KineticsDataset needs the data set folder once: root, or OpenDR's path=")
+        for opendr, name, value in (("frames_per_clip", "frames", frames_per_clip),
+                                    ("temporal_downsampling", "sampling_rate", temporal_downsampling)):
+            if value is not None:
+                if name in knobs:
+                    raise TypeError(f"KineticsDataset: give {name} or OpenDR's {opendr}, not both")
+                knobs[name] = value
+        root = Path(root if root is not None else path)
         annotation_csv = Path(annotation_csv) if annotation_csv else self.find_annotations(root, split)
         if annotation_csv.suffix.lower() == ".json":
             rows = self._read_json(annotation_csv, self.OPENDR_SPLITS.get(split, split))

@@ -50,8 +50,8 @@ def _video_dataset(config: TrainConfig, spec: ModelSpec, mode: str) -> Dataset:
         cls = UCF101Dataset if config.dataset == "ucf101" else HMDB51Dataset
         return make(cls, config.data_root, config.splits_dir, config.split, train=train)
     if config.dataset in ("rawframes", "list", "cvat"):
-        need("data_root")
-        root_key = "data_root" if train or not config.val_root else "val_root"
+        root_key = "data_root" if train or not config.val_root else "val_root"  # val_root defaults to data_root
+        need(root_key)
         roots = as_paths(getattr(config, root_key))
         # Without a labels file, training and validation take their class set from both splits, so they agree.
         both_roots = as_paths(config.data_root) + as_paths(config.val_root)
