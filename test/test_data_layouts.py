@@ -276,3 +276,13 @@ def test_ar_core_train_on_a_cvat_data_set(cvat, tmp_path):
     assert "trained 1 iterations" in printed.getvalue()
     metadata = json.loads((tmp_path / "run/x3d_xs.json").read_text())
     assert metadata["classes"] == ["run", "walk"]
+    # eval scores frame-wise against the per-frame labels: 60 frames of 3 videos, Video_10's two labels included.
+    metrics_path = tmp_path / "metrics.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["eval", "--weights", str(tmp_path / "run"), "--model", "xs", "--crop", "32", "--device", "cpu",
+                     "--dataset", "cvat", "--val-root", str(cvat / "train"), "--test-clips", "2", "--test-crops",
+                     "1", "--save-metrics-to", str(metrics_path)]) == 0
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["samples"] == 3 and metrics["classes"] == ["run", "walk"]
+    frames_right = metrics["frame_accuracy"] * 60
+    assert 0 <= frames_right <= 60 and frames_right == pytest.approx(round(frames_right))
