@@ -180,7 +180,7 @@ ENTRIES: dict[str, dict] = {
         "test_crop": 256,
         "mean": KINETICS_MEAN,
         "std": KINETICS_STD,
-        "params": None,  # unpublished for R18 pathways; ours: 33,652,864 at 400 classes (with BN)
+        "params": None,  # unpublished for R18 pathways; ours: 21,779,704 at 400 classes (with BN)
         "gflops": None,  # unpublished; ours: see test/test_models_slowfast.py (at figures_input)
         "figures_input": (32, 224, 224),  # where our own counts are taken
         "checkpoint": None,  # no published R18 SlowFast checkpoint
