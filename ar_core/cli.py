@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 from .models import MODEL_SPECS
 from .stream.settings import BAG_EVAL, EXPORT, INFER, add_arguments, from_arguments
-from .train.config import add_config_flags
+from .train.config import DATA_KEYS, add_config_flags
 
 
 COMMANDS_GROUP = "ar_core.commands"
@@ -39,20 +39,46 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export X3D weights to ONNX, OpenVINO IR or a TensorRT engine, metadata inside (optionally fp16 or int8)."""
+    """Export X3D weights to ONNX, OpenVINO IR or a TensorRT engine, metadata inside (optionally fp16 or int8);
+    with --int8, an exported .onnx or .xml becomes its INT8 copy, calibrated on the training data."""
     from .runtime.export import export_checkpoint
 
+    if args.calib is not None or args.val is not None:
+        raise ValueError("--calib and --val are gone: --int8 calibrates on the training data set and compares "
+                         "on its validation part, given with train's data flags (--dataset synthetic, or "
+                         "--dataset folder --data-root DIR --val-root DIR, ...; see --help)")
     stream = from_arguments(args, EXPORT)
     result = export_checkpoint(args.weights, args.format, args.out, model=args.model, crop=args.crop,
-                               fp16=args.fp16, int8=args.int8, calib=args.calib, val=args.val,
-                               calib_clips=args.calib_clips, constant_folding=args.constant_folding,
-                               inference=stream.inference, pool_frames=stream.pool_frames or None)
+                               fp16=args.fp16, int8=args.int8, clips=_clip_sets(args) if args.int8 else None,
+                               calib_clips=args.calib_clips, preset=args.preset,
+                               constant_folding=args.constant_folding, inference=stream.inference,
+                               pool_frames=stream.pool_frames or None, num_threads=args.num_threads or None)
     for path in result.files:
         print(path)
     if result.quantization:
-        print(f"int8 vs fp32 on {'the validation clips' if args.val else 'the calibration clips'}: "
-              f"{result.quantization}")
+        print(f"int8 vs fp32 on the validation clips: {result.quantization}")
+        print(f"report: {result.report}")
     return 0
+
+
+def _clip_sets(args: argparse.Namespace):
+    """clips(metadata, mode) for `export --int8`: the data set train's data flags name, cut as the model's
+    metadata says (frames, sampling rate, crop, normalisation)."""
+    import dataclasses
+
+    from .models import get_spec
+    from .train.config import config_from_args
+    from .train.datasets import build_dataset
+
+    config = config_from_args(args)
+
+    def clips(metadata, mode: str):
+        spec = dataclasses.replace(get_spec(metadata.model), frames=metadata.frames,
+                                   sampling_rate=metadata.sampling_rate, train_crop=metadata.crop,
+                                   test_crop=metadata.crop, mean=metadata.mean, std=metadata.std)
+        return build_dataset(config.replace(model=metadata.model, crop=metadata.crop), spec, mode)
+
+    return clips
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -269,18 +295,26 @@ def build_parser() -> argparse.ArgumentParser:
                              "in a folder)")
     export.add_argument("--weights", required=True,
                         help="PyTorch weights: .pth/.pyth/.pt, their .json, or a folder written by train/save() "
-                             "(its newest version)")
-    export.add_argument("--format", required=True, choices=["onnx", "openvino", "tensorrt"])
+                             "(its newest version); with --int8 also an exported .onnx or OpenVINO .xml")
+    export.add_argument("--format", choices=["onnx", "openvino", "tensorrt"],
+                        help="output format (needed for PyTorch weights; default: an exported model's own)")
     export.add_argument("--fp16", action="store_true", help="fp16 weights (openvino) or engine (tensorrt)")
-    export.add_argument("--int8", action="store_true", help="quantize to int8, calibrated on --calib")
-    export.add_argument("--calib", metavar="DATASET",
-                        help="calibration clips: synthetic[:N] or a folder of class folders of videos")
-    export.add_argument("--calib-clips", type=int, default=64, help="at most this many calibration clips")
-    export.add_argument("--val", metavar="DATASET", help="clips to compare int8 with fp32 on (default: --calib)")
+    export.add_argument("--int8", action="store_true",
+                        help="quantize to int8 with NNCF, calibrated on clips of the training data set (the data "
+                             "flags below, as for train), fp32 and int8 compared on its validation clips")
+    export.add_argument("--calib-clips", type=int, default=64, metavar="N",
+                        help="calibration clips (fewer in the data set: all of them, with a warning)")
+    export.add_argument("--preset", choices=["performance", "mixed"], default="performance",
+                        help="NNCF preset: symmetric (performance) or asymmetric (mixed) activation ranges")
+    export.add_argument("--num-threads", type=int, default=0, metavar="N",
+                        help="CPU threads of the int8 vs fp32 latency measurement (0: OpenVINO's default)")
+    export.add_argument("--calib", help=argparse.SUPPRESS)  # replaced by the data flags: refused with a pointer
+    export.add_argument("--val", help=argparse.SUPPRESS)
     export.add_argument("--constant-folding", action="store_true", help="passed to torch.onnx.export")
     export.add_argument("--crop", type=int, help="clip size in pixels (default: the model's test crop)")
     add_arguments(export, EXPORT, params_file=False)
     export.add_argument("--out", required=True, help="output folder")
+    add_config_flags(export, "export", keys=DATA_KEYS)  # --int8's calibration and validation data
     export.set_defaults(func=cmd_export)
 
     # No abbreviations: the old --batch must not pass for --batch-size.

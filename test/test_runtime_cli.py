@@ -38,7 +38,8 @@ def test_export_takes_a_run_folder_and_exports_its_newest_version(tmp_path, caps
 
 def test_export_openvino_int8_reports_the_change(tmp_path, capsys):
     code = main(["export", "--weights", str(helpers.weights_file()), "--format", "openvino", "--int8",
-                 "--calib", "synthetic:16", "--val", "synthetic:24", "--out", str(tmp_path)])
+                 "--dataset", "synthetic", "--synthetic-samples", "16", "--synthetic-val-samples", "24",
+                 "--calib-clips", "16", "--num-threads", "1", "--out", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "x3d_xs-int8.xml") in out and str(tmp_path / "x3d_xs-int8.bin") in out
@@ -50,7 +51,7 @@ def test_export_openvino_int8_reports_the_change(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--format", "onnx", "--int8"], "--int8 needs calibration clips (--calib DATASET)"),
+    (["--format", "onnx", "--int8", "--calib", "synthetic:16"], "--calib and --val are gone"),
     (["--format", "onnx", "--fp16"], "--fp16 applies to openvino (fp32 or fp16 weights) and tensorrt exports, not onnx"),
     (["--format", "tensorrt"], "needs the Python package 'tensorrt'"),
 ])

@@ -9,7 +9,7 @@ import torch
 
 import runtime_helpers as helpers
 from ar_core.runtime import InputShapeError, create_engine
-from ar_core.runtime.calibration import CalibrationBatches, open_clip_dataset
+from ar_core.runtime.calibration import CalibrationBatches
 from ar_core.runtime.tensorrt_backend import engine_cache_key
 
 DIGEST = "ab" * 32
@@ -70,14 +70,6 @@ def test_calibration_batches_refuse_too_few_clips_and_wrong_shapes():
     with pytest.raises(InputShapeError, match=r"calibration clip 1 has shape \(3, 4, 16, 16\), the model expects "
                                               r"\(3, 4, 8, 8\)"):
         list(batches)
-
-
-def test_synthetic_calibration_clips_fit_the_model():
-    clips = open_clip_dataset("synthetic:10", helpers.metadata())
-    assert len(clips) == 10 and tuple(clips[0][0].shape) == helpers.metadata().input_shape
-    assert len(open_clip_dataset("synthetic", helpers.metadata(), limit=5)) == 5
-    with pytest.raises(ValueError, match="expected synthetic:N"):
-        open_clip_dataset("synthetic:many", helpers.metadata())
 
 
 def require_gpu_tensorrt() -> None:

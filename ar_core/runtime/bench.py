@@ -26,9 +26,9 @@ from ..models.profile import profile_model
 from .backends import BACKENDS
 from .base import InferenceEngine
 from .calibration import CalibrationBatches
+from .export import quantize_file
 from .factory import create_engine
 from .onnx_export import export_onnx
-from .quantize import quantize_onnx
 from .sources import open_model
 from .timing import timed
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 REFERENCE = "torch"
 ROUNDS = 3
 SETTLE_S = 0.2
-# Benchmark-only names: <backend>-int8 runs the ONNX model quantized by ar_core.runtime.quantize (Q/DQ),
+# Benchmark-only names: <backend>-int8 runs the ONNX model quantized by NNCF (export.quantize_file, Q/DQ),
 # <backend>-fp16 runs create_engine(..., precision="fp16") (OpenVINO: the CPU's bf16/f16; TensorRT: fp16).
 VARIANTS = {"int8": ("onnxruntime", "openvino"), "fp16": ("openvino", "tensorrt")}
 
@@ -180,5 +180,5 @@ def _open(name: str, network: torch.nn.Module, metadata: ModelMetadata, num_thre
     if not int8.is_file():
         export_onnx(network, metadata, fp32)
         clips = SyntheticMotion(32, frames=metadata.frames, size=metadata.crop, mean=metadata.mean, std=metadata.std)
-        quantize_onnx(fp32, int8, CalibrationBatches(clips, batch_size=8, input_shape=metadata.input_shape))
+        quantize_file(fp32, int8, CalibrationBatches(clips, batch_size=1, input_shape=metadata.input_shape))
     return create_engine(int8, backend, num_threads=num_threads, cache_dir=cache_dir)

@@ -1,7 +1,7 @@
 """Calibration clips for INT8 quantization, grouped in fixed-size float32 batches.
 
-ONNX Runtime's CalibrationDataReader and TensorRT's IInt8EntropyCalibrator2 both consume this; it needs
-neither package, so the batching is testable anywhere.
+NNCF (nncf.Dataset, batch 1) and TensorRT's IInt8EntropyCalibrator2 both consume this; it needs neither
+package, so the batching is testable anywhere. Which clips: the CLI builds them from the training data flags.
 """
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Subset
 
-from ..models.metadata import ModelMetadata
 from .base import InputShapeError
 
 log = logging.getLogger(__name__)
@@ -22,7 +20,9 @@ class CalibrationBatches:
     """Batches of `batch_size` clips from `dataset` (items: a clip, or (clip, label)), in dataset order.
 
     Calibrators need one fixed batch shape, so clips that do not fill a last batch are left out (logged).
-    `max_samples` caps how many clips are read; `input_shape` (3, T, S, S) is checked for every clip.
+    `max_samples` is how many clips are asked for: a dataset with fewer gives what it has, with a warning (an
+    INT8 model calibrated on a handful of clips deserves a look). `input_shape` (3, T, S, S) is checked for
+    every clip.
     """
 
     def __init__(self, dataset: Sequence, batch_size: int = 8, max_samples: int | None = None,
@@ -30,6 +30,9 @@ class CalibrationBatches:
         if batch_size < 1:
             raise ValueError(f"calibration batch_size must be positive, got {batch_size}")
         available = len(dataset) if max_samples is None else min(len(dataset), max_samples)
+        if max_samples is not None and len(dataset) < max_samples:
+            log.warning("calibration: %d clips asked for, the data set has only %d: using %d", max_samples,
+                        len(dataset), available // batch_size * batch_size)
         if available < batch_size:
             raise ValueError(f"calibration needs at least one full batch of {batch_size} clips, "
                              f"the dataset gives {available}")
@@ -56,23 +59,6 @@ class CalibrationBatches:
         clip = clip.detach().cpu().numpy() if isinstance(clip, torch.Tensor) else np.asarray(clip)
         if self.input_shape is not None and clip.shape != tuple(self.input_shape):
             raise InputShapeError(f"calibration clip {index} has shape {clip.shape}, the model expects "
-                                  f"{tuple(self.input_shape)}")
+                                  f"{tuple(self.input_shape)} (3, frames, crop, crop)")
         return np.ascontiguousarray(clip, dtype=np.float32)
 
-
-def open_clip_dataset(text: str, metadata: ModelMetadata, limit: int | None = None) -> Sequence:
-    """Clips shaped for `metadata` from a command-line name: "synthetic[:N]" (SyntheticMotion, N clips,
-    default 64) or a folder of class sub-folders holding videos (centre crops, evaluation transform)."""
-    from ..data import SyntheticMotion
-    from ..data.datasets import VideoFolderDataset
-
-    name, _, count = text.partition(":")
-    if name == "synthetic":
-        if count and not count.isdigit():
-            raise ValueError(f"dataset {text!r}: expected synthetic:N with N a number of clips")
-        size = int(count or 64) if limit is None else min(int(count or 64), limit)
-        return SyntheticMotion(size, frames=metadata.frames, size=metadata.crop, mean=metadata.mean,
-                               std=metadata.std)
-    dataset = VideoFolderDataset(text, mode="val", frames=metadata.frames, sampling_rate=metadata.sampling_rate,
-                                 crop=metadata.crop, mean=metadata.mean, std=metadata.std)
-    return dataset if limit is None else Subset(dataset, range(min(limit, len(dataset))))

@@ -1,68 +1,53 @@
-"""INT8 for the CPU: ONNX Runtime static quantization to a Q/DQ ONNX file, and how much it changes the answers.
+"""INT8 for the CPU: NNCF post-training quantization of an exported model, and how much it changes the answers.
 
-The Q/DQ file runs on ONNX Runtime and on OpenVINO (which maps Q/DQ pairs to its own INT8 kernels), and it
-is the input of `export_openvino(..., int8)`. Weights are quantized per output channel (int8, symmetric),
-activations per tensor (uint8) from ranges seen on calibration clips.
+One method for every INT8 file (as OTX does it): an ONNX model becomes a Q/DQ ONNX model (runs on ONNX Runtime
+and OpenVINO), an OpenVINO model an IR with FakeQuantize nodes (OpenVINO's INT8 kernels). NNCF's MinMax
+ranges per tensor for activations, per output channel for weights (int8, symmetric), then fast bias
+correction, from clips of the training data. Files are export's business; this module works on models in
+memory and measures the change.
 """
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path
-from .base import InferenceEngine
+from .base import InferenceEngine, require_package
 from .calibration import CalibrationBatches
-from .embedded import set_onnx_metadata
-from .sources import open_model
+from .timing import median_latency_ms
 
 log = logging.getLogger(__name__)
 
+PRESETS = ("performance", "mixed")  # NNCF: symmetric activations | asymmetric (for activations far from 0)
 
-def quantize_onnx(onnx_path: str | os.PathLike, out_path: str | os.PathLike, calibration: CalibrationBatches,
-                  per_channel: bool = True) -> Path:
-    """Write an INT8 (Q/DQ) copy of the ONNX model at `onnx_path` to `out_path`, atomically.
 
-    Its metadata is the original's plus extra["quantization"] (method, calibration clip count).
+def quantize_model(model: Any, calibration: CalibrationBatches, preset: str = "performance") -> Any:
+    """An INT8 copy of `model` (an onnx.ModelProto or an openvino.Model), calibrated on `calibration`.
+
+    NNCF wants one clip per calibration item (its statistics assume batch 1), so `calibration` must be batches
+    of one clip.
     """
-    import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    nncf = require_package("nncf", "INT8 quantization")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown quantization preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    if calibration.batch_size != 1:
+        raise ValueError(f"NNCF calibrates on one clip at a time, got batches of {calibration.batch_size}")
+    if hasattr(model, "graph"):  # onnx.ModelProto: NNCF runs it on ONNX Runtime, which takes {input: array}
+        name = model.graph.input[0].name
+        dataset = nncf.Dataset(calibration, lambda batch: {name: batch})
+    else:
+        dataset = nncf.Dataset(calibration)
+    return nncf.quantize(model, dataset, subset_size=len(calibration), preset=nncf.QuantizationPreset(preset))
 
-    source = open_model(onnx_path, kinds=("onnx",))
-    if "quantization" in source.metadata.extra:
-        raise ValueError(f"{onnx_path} is already quantized ({source.metadata.extra['quantization']})")
 
-    class Reader(CalibrationDataReader):
-        def __init__(self, input_name: str):
-            self.input_name, self.batches = input_name, iter(calibration)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            batch = next(self.batches, None)
-            return None if batch is None else {self.input_name: batch}
-
-    out_path = Path(out_path)
-    with tempfile.TemporaryDirectory(prefix="ar-core-quantize-") as tmp:
-        prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-        quant_pre_process(str(source.path), str(prepared))  # shape inference and graph clean-up first
-        reader = Reader(onnx.load(str(prepared), load_external_data=False).graph.input[0].name)
-        quantize_static(str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ,
-                        per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
-        proto = onnx.load(str(quantized))
-    details = {"method": "onnxruntime static, QDQ", "per_channel": per_channel, "weights": "int8",
-               "activations": "uint8", "calibration_clips": calibration.num_samples}
-    set_onnx_metadata(proto, source.metadata.replace(extra={**source.metadata.extra, "quantization": details}))
-    with atomic_path(out_path) as tmp_path:
-        onnx.save(proto, str(tmp_path))
-    log.info("quantized %s -> %s on %d calibration clips", onnx_path, out_path, calibration.num_samples)
-    return out_path
+def quantization_details(calibration: CalibrationBatches, preset: str) -> dict[str, Any]:
+    """What an INT8 file records in its metadata's extra["quantization"]."""
+    nncf = require_package("nncf", "INT8 quantization")
+    return {"method": f"nncf {nncf.__version__} post-training (MinMax, fast bias correction)", "preset": preset,
+            "weights": "int8 per output channel", "calibration_clips": calibration.num_samples}
 
 
 @dataclass(frozen=True)
@@ -72,6 +57,8 @@ class QuantizationReport:
     max_abs_diff: float  # largest probability difference
     reference_accuracy: float | None  # top-1 accuracy on the labels, when the dataset has them
     quantized_accuracy: float | None
+    reference_ms: float | None = None  # median latency of one clip (batch 1), when measured
+    quantized_ms: float | None = None
 
     def __str__(self) -> str:
         text = (f"{self.samples} clips: top-1 agreement with fp32 {self.top1_agreement:.1%}, "
@@ -79,12 +66,18 @@ class QuantizationReport:
         if self.reference_accuracy is not None:
             text += (f"; accuracy fp32 {self.reference_accuracy:.1%} -> int8 {self.quantized_accuracy:.1%} "
                      f"({(self.quantized_accuracy - self.reference_accuracy) * 100:+.1f} points)")
+        if self.reference_ms is not None:
+            text += f"; latency per clip fp32 {self.reference_ms:.1f} ms -> int8 {self.quantized_ms:.1f} ms"
         return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def compare_engines(reference: InferenceEngine, quantized: InferenceEngine, dataset: Sequence,
-                    batch_size: int = 8) -> QuantizationReport:
-    """Run both engines on every clip of `dataset` (items: clip or (clip, label)) and compare the answers."""
+                    batch_size: int = 8, latency_runs: int = 0) -> QuantizationReport:
+    """Run both engines on every clip of `dataset` (items: clip or (clip, label)) and compare the answers;
+    with `latency_runs`, also time one clip (batch 1, median of that many runs) on each."""
     if len(dataset) < 1:
         raise ValueError("comparing engines needs at least one clip")
     ref_top, int8_top, labels, largest = [], [], [], 0.0
@@ -99,6 +92,9 @@ def compare_engines(reference: InferenceEngine, quantized: InferenceEngine, data
     ref_top, int8_top = np.array(ref_top), np.array(int8_top)
     has_labels = len(labels) == len(ref_top)
     labels = np.array(labels)
+    latency: tuple[float | None, float | None] = (None, None)
+    if latency_runs:
+        latency = tuple(median_latency_ms(engine, clips[:1], runs=latency_runs) for engine in (reference, quantized))
     return QuantizationReport(len(ref_top), float((ref_top == int8_top).mean()), largest,
                               float((ref_top == labels).mean()) if has_labels else None,
-                              float((int8_top == labels).mean()) if has_labels else None)
+                              float((int8_top == labels).mean()) if has_labels else None, *latency)

@@ -219,14 +219,22 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, Any]
     return from_mapping(values, source)
 
 
-def add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:
-    """--config YAML and one flag per key that `command` reads (--batch-size 16, --pin-memory / --no-pin-memory)."""
+# The keys build_dataset reads to find a data set (not how clips are cut: an exported model fixes that). `ar-core
+# export --int8` takes these, so it calibrates on the data `train` was given, in any layout.
+DATA_KEYS = ("dataset", "data_root", "val_root", "annotations", "val_annotations", "train_split", "val_split",
+             "splits_dir", "split", "labels", "frame_template", "synthetic_samples", "synthetic_val_samples",
+             "synthetic_classes", "seed")
+
+
+def add_config_flags(parser: argparse.ArgumentParser, command: str, keys: tuple[str, ...] | None = None) -> None:
+    """--config YAML and one flag per key that `command` reads (--batch-size 16, --pin-memory / --no-pin-memory);
+    `keys` (e.g. DATA_KEYS): these keys instead."""
     parser.add_argument("--config", metavar="YAML", help="config file (config/train/x3d_<model>.yaml); the flags "
                                                          "below override its keys, keys this command does not "
                                                          "read are accepted and ignored")
     group = parser.add_argument_group("configuration keys (YAML keys, overridable here)")
     for name, key in config_keys().items():
-        if command not in key.used_by:
+        if (command not in key.used_by) if keys is None else (name not in keys):
             continue
         flag = "--" + name.replace("_", "-")
         if key.type is bool:
