@@ -3,15 +3,18 @@ published for R18), one-clip input, round trip, ONNX parity, a falling loss, cle
 import pytest
 import torch
 
-from ar_core.models.slowfast import ENTRIES, build_slowfast_r18
+from ar_core.models.slowfast import ENTRIES, build_slowfast_r18, build_slowfast_r50
 from model_zoo_helpers import (assert_entry_complete, assert_onnx_matches_torch, assert_state_dict_round_trip,
                                gflops, parameter_counts, training_losses)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Our own counts (no published R18 figure): all parameters / without BatchNorm's, and multiply-add GFLOPs of
-# one 32x224x224 clip (the fast pathway's 32 frames, 4 of them for the slow pathway), 400 classes.
-PARAMS, PARAMS_WITHOUT_BN, GFLOPS = 21_779_704, 21_768_520, 14.624
+# one 32x256x256 view (the paper's counting input; 32 fast frames, 4 of them slow) and of one at 224 px.
+PARAMS, PARAMS_WITHOUT_BN, GFLOPS, GFLOPS_224 = 21_779_704, 21_768_520, 19.101, 14.624
+# Published SlowFast-R50 figures (per 32x256x256 view): 8x8 34.57 M parameters (pytorchvideo model zoo) and
+# 65.7 GFLOPs, 4x16 36.1 GFLOPs (the paper's Table 2).
+R50_8X8_PARAMS, R50_8X8_GFLOPS, R50_4X16_GFLOPS = 34.57e6, 65.7, 36.1
 
 
 def test_entry_recipe():
@@ -20,12 +23,23 @@ def test_entry_recipe():
     assert entry["builder"] is build_slowfast_r18
     assert (entry["frames"], entry["sampling_rate"], entry["train_crop"], entry["test_crop"]) == (32, 2, 224, 256)
     assert entry["mean"] == (0.45, 0.45, 0.45) and entry["std"] == (0.225, 0.225, 0.225)
-    assert entry["params"] is None and entry["gflops"] is None and entry["figures_input"] == (32, 224, 224)
+    assert entry["params"] is None and entry["gflops"] is None and entry["figures_input"] == (32, 256, 256)
 
 
 def test_own_parameter_and_flop_counts():
     assert parameter_counts(build_slowfast_r18()) == (PARAMS, PARAMS_WITHOUT_BN)
-    assert gflops(build_slowfast_r18, (1, 3, 32, 224, 224)) == pytest.approx(GFLOPS, rel=1e-4)
+    assert gflops(build_slowfast_r18, (1, 3, 32, 256, 256)) == pytest.approx(GFLOPS, rel=1e-4)
+    assert gflops(build_slowfast_r18, (1, 3, 32, 224, 224)) == pytest.approx(GFLOPS_224, rel=1e-4)
+
+
+def test_the_same_design_with_r50_bottlenecks_gives_the_published_r50_figures():
+    """Laterals, temporal kernels and widths checked where figures exist: the paper's R50 instantiation."""
+    with torch.device("meta"):
+        assert parameter_counts(build_slowfast_r50(alpha=4))[0] == pytest.approx(R50_8X8_PARAMS, abs=5e3)
+    assert gflops(lambda: build_slowfast_r50(alpha=4), (1, 3, 32, 256, 256)) == pytest.approx(R50_8X8_GFLOPS,
+                                                                                                rel=0.02)
+    assert gflops(lambda: build_slowfast_r50(alpha=8), (1, 3, 32, 256, 256)) == pytest.approx(R50_4X16_GFLOPS,
+                                                                                                rel=0.02)
 
 
 def test_shapes_follow_the_papers_r50_design():

@@ -20,8 +20,12 @@ The input is ONE clip of the fast pathway's T frames (N, 3, T, H, W); forward ta
 itself (frames 0, alpha, 2 alpha, ...), so callers see a single-input model like every other entry. The slow
 pathway gets ceil(T / alpha) frames, which the padded (2, 0, 0) lateral convs produce from T fast frames.
 
-No figure is published for R18 pathways (the paper's are for R50/R101: SlowFast-R50 4x16 36.1 GFLOPs,
-8x8 65.7 GFLOPs per view); test/test_models_slowfast.py asserts this file's own counts.
+No figure is published for R18 pathways. The same code with the paper's R50 bottlenecks ([3, 4, 6, 3],
+`build_slowfast_r50`) reproduces the published R50 figures, which checks the laterals and temporal kernels:
+8x8 (alpha 4, lateral kernel 7): 34,566,488 parameters (pytorchvideo's 34.57 M) and 65.71 GFLOPs at 32x256x256
+(the paper's Table 2: 65.7); 4x16 (alpha 8): 36.10 GFLOPs (Table 2: 36.1). The paper counts at 256 px (its
+test crop), so our own R18 figures are taken there too: 21,779,704 parameters, 19.10 GFLOPs per 32x256x256 view
+(14.62 at the 224 train crop). test/test_models_slowfast.py asserts all of these.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ FUSION_CHANNEL_RATIO = 2  # lateral output channels: 2 * beta * C
 FUSION_KERNEL = 5  # temporal kernel of the time-strided lateral conv
 STAGE_WIDTHS = (64, 128, 256, 512)  # res2..res5, slow pathway; the fast one has 1/BETA_INV of each
 STAGE_DEPTHS = (2, 2, 2, 2)  # ResNet-18
+R50_DEPTHS = (3, 4, 6, 3)  # the paper's SlowFast-R50, to check this design against its published figures
+BOTTLENECK_EXPANSION = 4
 STAGE_STRIDES = (1, 2, 2, 2)  # spatial stride of each stage's first block
 SLOW_TEMPORAL_KERNELS = (1, 1, 3, 3)
 FAST_TEMPORAL_KERNELS = (3, 3, 3, 3)
@@ -76,11 +82,7 @@ class BasicBlock(nn.Module):
         self.b = nn.Conv3d(dim_out, dim_out, (1, 3, 3), padding=(0, 1, 1), bias=False)
         self.b_bn = batch_norm(dim_out)
         self.relu = nn.ReLU(inplace=True)
-        if dim_in != dim_out or stride != 1:
-            self.shortcut = nn.Sequential(
-                nn.Conv3d(dim_in, dim_out, 1, stride=(1, stride, stride), bias=False), batch_norm(dim_out))
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = projection_shortcut(dim_in, dim_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.a_bn(self.a(x)))
@@ -88,19 +90,55 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
-def make_stage(dim_in: int, dim_out: int, depth: int, temporal_kernel: int, stride: int) -> nn.Sequential:
-    """`depth` basic blocks; the first changes width and spatial stride."""
-    return nn.Sequential(*(BasicBlock(dim_in if i == 0 else dim_out, dim_out, temporal_kernel,
-                                      stride if i == 0 else 1) for i in range(depth)))
+class Bottleneck(nn.Module):
+    """ResNet-50 block in 3D (the paper's R50 pathways): k x 1 x 1 conv to the inner width, 1x3x3, 1x1x1 out."""
+
+    def __init__(self, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int):
+        super().__init__()
+        self.a = nn.Conv3d(dim_in, dim_inner, (temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0),
+                           bias=False)
+        self.a_bn = batch_norm(dim_inner)
+        self.b = nn.Conv3d(dim_inner, dim_inner, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1),
+                           bias=False)
+        self.b_bn = batch_norm(dim_inner)
+        self.c = nn.Conv3d(dim_inner, dim_out, 1, bias=False)
+        self.c_bn = batch_norm(dim_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = projection_shortcut(dim_in, dim_out, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.a_bn(self.a(x)))
+        out = self.relu(self.b_bn(self.b(out)))
+        return self.relu(self.c_bn(self.c(out)) + self.shortcut(x))
+
+
+def projection_shortcut(dim_in: int, dim_out: int, stride: int) -> nn.Module:
+    """A 1x1x1 conv + BN where width or resolution change, else the identity."""
+    if dim_in == dim_out and stride == 1:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv3d(dim_in, dim_out, 1, stride=(1, stride, stride), bias=False), batch_norm(dim_out))
+
+
+def make_stage(dim_in: int, width: int, depth: int, temporal_kernel: int, stride: int,
+               bottleneck: bool = False) -> nn.Sequential:
+    """`depth` blocks of `width` (a bottleneck's inner width; its output is 4x); the first changes width and
+    spatial stride."""
+    dim_out = width * BOTTLENECK_EXPANSION if bottleneck else width
+    blocks: list[nn.Module] = []
+    for i in range(depth):
+        block_in, block_stride = (dim_in, stride) if i == 0 else (dim_out, 1)
+        blocks.append(Bottleneck(block_in, width, dim_out, temporal_kernel, block_stride) if bottleneck
+                      else BasicBlock(block_in, dim_out, temporal_kernel, block_stride))
+    return nn.Sequential(*blocks)
 
 
 class FastToSlow(nn.Module):
     """Time-strided lateral conv: fast features (N, C_f, T, H, W) to (N, 2 C_f, ceil(T / alpha), H, W)."""
 
-    def __init__(self, fast_channels: int, alpha: int):
+    def __init__(self, fast_channels: int, alpha: int, kernel: int = FUSION_KERNEL):
         super().__init__()
-        self.conv = nn.Conv3d(fast_channels, fast_channels * FUSION_CHANNEL_RATIO, (FUSION_KERNEL, 1, 1),
-                              stride=(alpha, 1, 1), padding=(FUSION_KERNEL // 2, 0, 0), bias=False)
+        self.conv = nn.Conv3d(fast_channels, fast_channels * FUSION_CHANNEL_RATIO, (kernel, 1, 1),
+                              stride=(alpha, 1, 1), padding=(kernel // 2, 0, 0), bias=False)
         self.bn = batch_norm(fast_channels * FUSION_CHANNEL_RATIO)
         self.relu = nn.ReLU(inplace=True)
 
@@ -112,26 +150,27 @@ class SlowFast(nn.Module):
     """Two ResNet pathways over one clip, fused fast->slow after the stem and res2..res4."""
 
     def __init__(self, num_classes: int = 400, dropout_rate: float = DROPOUT_RATE, alpha: int = ALPHA,
-                 beta_inv: int = BETA_INV):
+                 beta_inv: int = BETA_INV, depths: tuple[int, ...] = STAGE_DEPTHS, bottleneck: bool = False,
+                 fusion_kernel: int = FUSION_KERNEL):
         super().__init__()
         check_head_args(num_classes, dropout_rate)
         self.alpha = alpha
         self.num_classes = num_classes
-        fast_widths = [w // beta_inv for w in STAGE_WIDTHS]
+        expansion = BOTTLENECK_EXPANSION if bottleneck else 1
         self.slow_stem = Stem(STEM_WIDTH, SLOW_STEM_TEMPORAL_KERNEL)
         self.fast_stem = Stem(STEM_WIDTH // beta_inv, FAST_STEM_TEMPORAL_KERNEL)
-        self.fuse = nn.ModuleList([FastToSlow(STEM_WIDTH // beta_inv, alpha)])
+        self.fuse = nn.ModuleList([FastToSlow(STEM_WIDTH // beta_inv, alpha, fusion_kernel)])
         self.slow_stages, self.fast_stages = nn.ModuleList(), nn.ModuleList()
         slow_in, fast_in = STEM_WIDTH, STEM_WIDTH // beta_inv
-        for i, (width, fast_width) in enumerate(zip(STAGE_WIDTHS, fast_widths)):
+        for i, width in enumerate(STAGE_WIDTHS):
             slow_in += fast_in * FUSION_CHANNEL_RATIO  # the lateral concatenated before this stage
-            self.slow_stages.append(make_stage(slow_in, width, STAGE_DEPTHS[i], SLOW_TEMPORAL_KERNELS[i],
-                                               STAGE_STRIDES[i]))
-            self.fast_stages.append(make_stage(fast_in, fast_width, STAGE_DEPTHS[i], FAST_TEMPORAL_KERNELS[i],
-                                               STAGE_STRIDES[i]))
-            slow_in, fast_in = width, fast_width
+            self.slow_stages.append(make_stage(slow_in, width, depths[i], SLOW_TEMPORAL_KERNELS[i],
+                                               STAGE_STRIDES[i], bottleneck))
+            self.fast_stages.append(make_stage(fast_in, width // beta_inv, depths[i], FAST_TEMPORAL_KERNELS[i],
+                                               STAGE_STRIDES[i], bottleneck))
+            slow_in, fast_in = width * expansion, width // beta_inv * expansion
             if i < len(STAGE_WIDTHS) - 1:
-                self.fuse.append(FastToSlow(fast_width, alpha))
+                self.fuse.append(FastToSlow(fast_in, alpha, fusion_kernel))
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout_rate)
         self.projection = nn.Linear(slow_in + fast_in, num_classes)
@@ -161,14 +200,24 @@ def init_weights(model: nn.Module, fc_std: float = 0.01) -> None:
         elif isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=fc_std)
             nn.init.zeros_(module.bias)
-    for module in model.modules():
+    for module in model.modules():  # each residual branch starts as the identity
         if isinstance(module, BasicBlock):
             nn.init.zeros_(module.b_bn.weight)
+        elif isinstance(module, Bottleneck):
+            nn.init.zeros_(module.c_bn.weight)
 
 
 def build_slowfast_r18(num_classes: int = 400, dropout_rate: float = DROPOUT_RATE) -> SlowFast:
     """SlowFast 4x16 with ResNet-18 pathways (alpha 8, beta 1/8): 32 fast frames in, 4 of them slow."""
     return SlowFast(num_classes, dropout_rate)
+
+
+def build_slowfast_r50(num_classes: int = 400, dropout_rate: float = DROPOUT_RATE, alpha: int = 4) -> SlowFast:
+    """The paper's SlowFast-R50 (bottlenecks [3, 4, 6, 3]): alpha 4 is 8x8 (lateral kernel 7, as the SlowFast
+    configs), alpha 8 is 4x16 (kernel 5). Not a zoo entry: it checks this file's design against the paper's
+    published R50 figures (test/test_models_slowfast.py)."""
+    return SlowFast(num_classes, dropout_rate, alpha=alpha, depths=R50_DEPTHS, bottleneck=True,
+                    fusion_kernel=7 if alpha == 4 else FUSION_KERNEL)
 
 
 ENTRIES: dict[str, dict] = {
@@ -181,8 +230,8 @@ ENTRIES: dict[str, dict] = {
         "mean": KINETICS_MEAN,
         "std": KINETICS_STD,
         "params": None,  # unpublished for R18 pathways; ours: 21,779,704 at 400 classes (with BN)
-        "gflops": None,  # unpublished; ours: see test/test_models_slowfast.py (at figures_input)
-        "figures_input": (32, 224, 224),  # where our own counts are taken
+        "gflops": None,  # unpublished; ours: 19.10 at figures_input (14.62 at 224 px)
+        "figures_input": (32, 256, 256),  # where our own counts are taken: the paper counts SlowFast at 256 px
         "checkpoint": None,  # no published R18 SlowFast checkpoint
         "source": "Feichtenhofer et al., SlowFast Networks for Video Recognition, ICCV 2019 (arXiv:1812.03982), "
                   "Table 1 scaled to ResNet-18; github.com/facebookresearch/SlowFast (FuseFastToSlow, "
