@@ -100,3 +100,21 @@ def _only_class_count_differs(own: Mapping[str, torch.Tensor], state: Mapping[st
 def _preview(keys: list[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return f"[{shown}{', ...' if len(keys) > limit else ''}]"
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
+    """Raise a CheckpointError (a ValueError) naming the first differing keys, then shapes, when `state` is not
+    exactly `model`'s layout: a checkpoint of another architecture (e.g. one torchvision video model's weights
+    for another) is named as such before a strict load, instead of failing deep inside torch."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source} does not match the {type(model).__name__} architecture: {len(missing)} missing key(s) "
+            f"{_preview(missing)}, {len(unexpected)} unexpected key(s) {_preview(unexpected)}")
+    wrong = [f"{k}: {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own
+             if tuple(state[k].shape) != tuple(own[k].shape)]
+    if wrong:
+        raise CheckpointError(f"{source} does not match the {type(model).__name__} architecture: "
+                              f"{len(wrong)} shape mismatch(es) {_preview(wrong)}")
