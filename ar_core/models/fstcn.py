@@ -3,14 +3,16 @@ Networks", ICCV 2015, arXiv:1510.00562).
 
 The paper factorises a 3D convolution into 2D spatial kernels in the lower layers (spatial convolutional
 layers, SCLs) followed by 1D temporal kernels in the upper layers (temporal convolutional layers, TCLs), joined
-by its transformation-and-permutation (T-P) operator. Sizes follow the paper's architecture figure (Fig. 3;
-the same numbers as the reimplementations by MRzzm/action-recognition-models-pytorch and the seeds' 'ar' repo):
+by its transformation-and-permutation (T-P) operator. Sizes follow the paper's architecture figure (the same
+numbers as MRzzm/action-recognition-models-pytorch's reimplementation; the seeds' 'ar' repo swaps the SCLs for a
+pretrained ResNet trunk):
 
 - SCLs, shared by both paths, per frame: Conv(96, 7x7, stride 2), ReLU, LRN, MaxPool(3, 2);
   Conv(256, 5x5, 2), ReLU, LRN, MaxPool(3, 2); Conv(512, 3x3, 1), ReLU; Conv(512, 3x3, 1), ReLU.
 - Inputs of the two paths, from one clip V of T frames: the SCL path sees one frame (the middle one, V[T//2]);
   the TCL path sees the frame differences V^diff_t = V_t - V_{t+dt}, t = 0 .. T-dt-1 (dt = 9, the 'ar' repo's
-  and MRzzm's value), so a clip needs T >= dt + 1 = 10 frames.
+  and MRzzm's value; MRzzm's comment calls the paper's default 5 and the 'ar' repo has a stride s_t = 5, so
+  check dt against the paper), so a clip needs T >= dt + 1 = 10 frames.
 - SCL path: Conv(128, 3x3, 1), ReLU, MaxPool(3, 3) -> FC 4096 -> FC 2048.
 - TCL path: Conv(128, 3x3, 1), ReLU, MaxPool(3, 3); T-P: the transformation, a learned 128x128 matrix P
   applied to every position's feature vector, then the permutation that makes time the convolved axis (each
@@ -18,10 +20,11 @@ the same numbers as the reimplementations by MRzzm/action-recognition-models-pyt
   and Conv(32, 5, 1), ReLU, dropout, concatenated -> FC 4096 -> FC 2048.
 - The two 2048-d outputs are concatenated and classified by one linear layer; dropout 0.5 after each FC.
 
-Choices of ours, where the paper leaves room or a fixed size would pin the input: the MaxPool(3, 3) is an
-max pool over a 4x4 grid of adaptive bins (exactly MaxPool(3, 3) at the paper's 204 px input, whose SCL output is 12x12), so
-any crop >= 32 px runs; the TCL outputs are averaged over time before the FC (any T >= 10 runs); the paths are
-fused by concatenation (as both reimplementations do). The paper gives no parameter or FLOP count:
+Choices of ours, where the paper leaves room or a fixed size would pin the input: the MaxPool(3, 3) is a max
+pool over a 4x4 grid of adaptive bins (exactly MaxPool(3, 3) at the paper's 204 px input, whose SCL output is
+12x12), so any crop >= 32 px runs; the TCL outputs are averaged over time before the FC (any T >= 10 runs); the
+paths are fused by concatenation (as both reimplementations do; the SCL path is always fed the middle frame,
+where the 'ar' repo draws a random one in training). The paper gives no parameter or FLOP count:
 test/test_models_fstcn.py asserts our own.
 """
 from __future__ import annotations
