@@ -43,20 +43,26 @@ def int8_ops(path: Path) -> int:
     return sum(op.get_type_name() == "FakeQuantize" for op in ov.Core().read_model(str(path)).get_ops())
 
 
+def _files(path: Path) -> list[Path]:
+    return [path, path.with_suffix(".bin")] if path.suffix == ".xml" else [path]
+
+
 def weights_bytes(path: Path) -> int:
     return path.stat().st_size if path.suffix == ".onnx" else path.with_suffix(".bin").stat().st_size
 
 
-@pytest.mark.parametrize("kind", ["onnx", "openvino"])
-def test_int8_of_an_exported_model_keeps_its_accuracy(kind, fp32_models, demo_recipe_run, tmp_path, capsys):
+@pytest.mark.parametrize("kind, fmt", [("onnx", None), ("openvino", None), ("onnx", "openvino")])
+def test_int8_of_an_exported_model_keeps_its_accuracy(kind, fmt, fp32_models, demo_recipe_run, tmp_path, capsys):
     fp32, out = fp32_models[kind], tmp_path / "int8"
-    assert main(["export", "--weights", str(fp32), "--int8", *DATA, "--out", str(out)]) == 0
-    int8 = out / f"x3d_xs-int8{fp32.suffix}"
+    assert main(["export", "--weights", str(fp32), "--int8", *DATA, *(["--format", fmt] if fmt else []),
+                 "--out", str(out)]) == 0
+    int8 = out / f"x3d_xs-int8{'.xml' if fmt == 'openvino' else fp32.suffix}"
     printed = capsys.readouterr().out
-    assert str(int8) in printed and "int8 vs fp32 on the validation clips: 48 clips: top-1 agreement" in printed
+    assert printed.splitlines()[:len(_files(int8))] == [str(path) for path in _files(int8)]  # progress: stderr
+    assert "int8 vs fp32 on the validation clips: 48 clips: top-1 agreement" in printed
     assert "accuracy fp32" in printed and "latency per clip fp32" in printed
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [int8.name, "x3d_xs-int8.quantization.json", *(["x3d_xs-int8.bin"] if kind == "openvino" else [])])
+        [path.name for path in _files(int8)] + ["x3d_xs-int8.quantization.json"])
 
     report = json.loads((out / "x3d_xs-int8.quantization.json").read_text())
     validation = report["validation"]
@@ -71,7 +77,7 @@ def test_int8_of_an_exported_model_keeps_its_accuracy(kind, fp32_models, demo_re
     assert weights_bytes(int8) < weights_bytes(fp32) / 2  # int8 weights in the file
     val = demo_recipe_run.val
     clips = np.stack([val[i][0].numpy() for i in range(24)])
-    for backend in ("openvino", "onnxruntime") if kind == "onnx" else ("openvino",):
+    for backend in ("openvino", "onnxruntime") if int8.suffix == ".onnx" else ("openvino",):
         session = open_session("xs", int8, backend=backend, num_threads=1)
         try:
             quantization = session.metadata.extra["quantization"]

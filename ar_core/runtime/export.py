@@ -24,7 +24,7 @@ from .embedded import set_onnx_metadata, set_openvino_metadata
 from .factory import create_engine
 from .onnx_export import export_onnx
 from .quantize import QuantizationReport, compare_engines, quantization_details, quantize_model
-from .sources import open_model
+from .sources import ModelSource, open_model
 from .tensorrt_backend import STREAM_TENSORRT, build_serialized_engine
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,9 @@ def _labelled_like(dataset: Sequence, metadata: ModelMetadata, role: str) -> Seq
     return dataset
 
 
+LATENCY_RUNS = 20  # timed predictions of one clip per model, after warm-up (the median is reported)
+
+
 def _quantization_report(fp32: Path, int8: Path, dataset: Sequence, num_threads: int | None) -> QuantizationReport:
     """fp32 vs int8 on `dataset`, both on the openvino engine (it runs Q/DQ ONNX files on its INT8 kernels)."""
     with create_engine(fp32, "openvino", "cpu", num_threads) as reference, \
@@ -238,10 +241,7 @@ def _quantization_report(fp32: Path, int8: Path, dataset: Sequence, num_threads:
         return compare_engines(reference, quantized, dataset, latency_runs=LATENCY_RUNS)
 
 
-LATENCY_RUNS = 20
-
-
-def _write_report(path: Path, model: Path, source, calibration: CalibrationBatches, asked: int,
+def _write_report(path: Path, model: Path, source: ModelSource, calibration: CalibrationBatches, asked: int,
                   report: QuantizationReport, num_threads: int | None) -> Path:
     data = {"model": str(model), "source": str(source.path),
             "quantization": open_model(model, kinds=EXPORTED_KINDS).metadata.extra["quantization"],

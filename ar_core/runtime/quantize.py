@@ -8,7 +8,9 @@ memory and measures the change.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -40,7 +42,8 @@ def quantize_model(model: Any, calibration: CalibrationBatches, preset: str = "p
         dataset = nncf.Dataset(calibration, lambda batch: {name: batch})
     else:
         dataset = nncf.Dataset(calibration)
-    return nncf.quantize(model, dataset, subset_size=len(calibration), preset=nncf.QuantizationPreset(preset))
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: stdout is the commands' answer (paths)
+        return nncf.quantize(model, dataset, subset_size=len(calibration), preset=nncf.QuantizationPreset(preset))
 
 
 def quantization_details(calibration: CalibrationBatches, preset: str) -> dict[str, Any]:
