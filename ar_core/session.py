@@ -40,7 +40,7 @@ def resolve_weights(model: str, weights: str | os.PathLike = "") -> Path:
     cached = cached_checkpoint(spec.name)
     if cached is None:
         raise WeightsNotFound(
-            f"no weights given and the official X3D-{spec.name.upper()} checkpoint is not in the download cache; "
+            f"no weights given and the official {spec.title} checkpoint is not in the download cache; "
             f"run `ar-core download --model {spec.name}` or set the weights parameter")
     return cached
 

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 Builder = Callable[..., nn.Module]
-ENTRY_KEYS = {"builder", "frames", "sampling_rate", "train_crop", "test_crop", "mean", "std", "params", "gflops",
+ENTRY_KEYS = {"title", "builder", "frames", "sampling_rate", "train_crop", "test_crop", "mean", "std", "params", "gflops",
               "figures_input", "checkpoint", "source", "classes_note"}
 
 

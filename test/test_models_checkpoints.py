@@ -66,8 +66,8 @@ def test_shape_mismatch_names_first_key_and_both_shapes(trained_xs, tmp_path):
     state = trained_xs.state_dict()
     state["s3.pathway0_res0.branch2.a.weight"] = torch.zeros(100, 24, 1, 1, 1)
     torch.save({"model_state": state}, tmp_path / "shape.pyth")
-    with pytest.raises(CheckpointError, match=r"s3.pathway0_res0.branch2.a.weight: checkpoint has "
-                                              r"\(100, 24, 1, 1, 1\), model expects \(108, 24, 1, 1, 1\)"):
+    with pytest.raises(CheckpointError, match=r"s3.pathway0_res0.branch2.a.weight: checkpoint "
+                                              r"\(100, 24, 1, 1, 1\), X3D-XS \(108, 24, 1, 1, 1\)"):
         load_checkpoint(build_model("xs"), tmp_path / "shape.pyth")
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ar_core.models.checkpoints import CheckpointError, check_state_dict
+from ar_core.models import build_model
+from ar_core.models.checkpoints import CheckpointError, check_state_dict, load_state_dict
 from ar_core.models.resnet3d import ENTRIES, build_r2plus1d_18, build_r3d_18
 from model_zoo_helpers import (assert_entry_complete, assert_onnx_matches_torch, assert_state_dict_round_trip,
                                gflops, parameter_counts, training_losses)
@@ -87,17 +88,24 @@ def test_torchvision_layout_loads_strictly_and_decides_the_outputs(name):
 
 def test_a_state_dict_of_the_other_architecture_is_named():
     state = manifest_state_dict(load_manifest("r2plus1d_18"))
-    with pytest.raises(ValueError, match=r"missing key\(s\) \[layer1\.0\.conv1\.0\.weight, .*"
+    with pytest.raises(ValueError, match=r"does not match R3D-18: it holds a r2plus1d_18 checkpoint, not R3D-18: .*"
+                                         r"missing key\(s\) \[layer1\.0\.conv1\.0\.weight, .*"
                                          r"unexpected key\(s\) \[stem\.3\.weight, stem\.4\.weight") as err:
-        check_state_dict(build_r3d_18(), state, source="r2plus1d_18-91a641e6.pth")
-    assert "r2plus1d_18-91a641e6.pth" in str(err.value) and "VideoResNet" in str(err.value)
+        load_state_dict(build_model("r3d_18"), state, source="r2plus1d_18-91a641e6.pth")
+    assert "r2plus1d_18-91a641e6.pth" in str(err.value)
     assert isinstance(err.value, CheckpointError)
 
 
 def test_a_state_dict_of_another_class_count_names_the_head():
     state = manifest_state_dict(load_manifest("r3d_18"))
-    with pytest.raises(ValueError, match=r"2 shape mismatch\(es\) \[fc\.weight: \(400, 512\) vs model \(10, 512\)"):
+    with pytest.raises(ValueError, match=r"2 shape mismatch\(es\) \[fc\.weight: checkpoint \(400, 512\), "
+                                         r"VideoResNet \(10, 512\)"):
         check_state_dict(build_r3d_18(10), state)
+    model = build_model("r3d_18", num_classes=10)  # through the registry a new class count keeps its new head
+    head = model.fc.weight.clone()
+    load_state_dict(model, state)
+    assert torch.equal(model.fc.weight, head) and torch.equal(model.layer1[0].conv1[0].weight,
+                                                               state["layer1.0.conv1.0.weight"])
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from ar_core.models import build_model
 from ar_core.models.checkpoints import check_state_dict
 from ar_core.models.s3d import ENTRIES, build_s3d
 from model_zoo_helpers import (assert_entry_complete, assert_onnx_matches_torch, assert_state_dict_round_trip,
@@ -78,9 +79,9 @@ def test_torchvision_layout_loads_strictly_and_decides_the_outputs():
 
 def test_a_resnet_state_dict_is_named():
     state = manifest_state_dict(load_manifest("r3d_18"))
-    with pytest.raises(ValueError, match=r"S3D architecture: \d+ missing key\(s\) \[features\.0\.0\.0\.weight, .*"
+    with pytest.raises(ValueError, match=r"S3D: it holds a r3d_18 checkpoint, not S3D: \d+ missing key\(s\) \[features\.0\.0\.0\.weight, .*"
                                          r"unexpected key\(s\) \[stem\.0\.weight, stem\.1\.weight"):
-        check_state_dict(build_s3d(), state, source="r3d_18-b3b3357e.pth")
+        check_state_dict(build_model("s3d"), state, source="r3d_18-b3b3357e.pth")
 
 
 class FixedFeatures(nn.Module):

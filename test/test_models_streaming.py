@@ -149,7 +149,8 @@ def test_functional_form_and_state_description():
 
 
 @pytest.mark.parametrize("network, pool_frames, message", [
-    (nn.Linear(3, 4), None, "needs an X3D network.*got Linear"),
+    (nn.Linear(3, 4), None, "stream inference needs a model with a continual form \\(xs, s, m, l\\); Linear has none"),
+    (build_model("lrcn", 4), None, r"continual form \(xs, s, m, l\); LRCN has none"),
     ("xs", 0, "pool_frames must be an integer >= 1, got 0"),
     ("xs", 2.5, "pool_frames must be an integer >= 1, got 2.5"),
 ])

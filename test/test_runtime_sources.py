@@ -67,7 +67,7 @@ def test_a_folder_of_official_checkpoints_opens_the_one_for_the_model(tmp_path):
         open_model(tmp_path)
     with pytest.raises(ModelFormatError, match="more than one model.*none is named x3d_m"):
         open_model(tmp_path, "m")
-    with pytest.raises(ModelFormatError, match="x3d_s.pyth is an X3D-S model, not X3D-XS as requested"):
+    with pytest.raises(ModelFormatError, match="x3d_s.pyth holds X3D-S, not X3D-XS as requested"):
         open_model(tmp_path / "x3d_s.pyth", "xs")
 
 
@@ -81,9 +81,9 @@ def test_refusals_name_the_file_and_what_was_expected(tmp_path):
     with pytest.raises(ModelFormatError, match=f"no model file in {tmp_path}"):
         open_model(tmp_path)
     plain = official(tmp_path / "plain" / "weights.pth")
-    with pytest.raises(ModelFormatError, match=r"weights.pth has no metadata \(weights.json beside it\); say which "
-                                               r"X3D size"):
+    with pytest.raises(ModelFormatError, match=r"weights.pth has no metadata \(weights.json beside it\) and its keys "
+                                               r"are those of xs or s or m; say which model it is"):
         open_model(plain)
     assert open_model(plain, "xs").metadata.model == "xs"
-    with pytest.raises(ModelFormatError, match="is an X3D-XS model, not X3D-S as requested"):
+    with pytest.raises(ModelFormatError, match="holds X3D-XS, not X3D-S as requested"):
         open_model(helpers.weights_file(), "s")

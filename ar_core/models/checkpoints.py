@@ -1,4 +1,5 @@
-"""Load X3D weights from official SlowFast `.pyth` files, plain state dicts and ar_core checkpoints.
+"""Load weights from published checkpoints (SlowFast `.pyth`, torchvision `.pth`), plain state dicts and
+ar_core checkpoints into the networks of ar_core.models.build_model.
 
 Nothing here unpickles arbitrary objects: every file goes through `torch.load(weights_only=True)`.
 """
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 # Where the state dict sits inside the containers we know: SlowFast (`model_state`), ar_core training
 # checkpoints (`model`), and the common `state_dict` convention.
 STATE_DICT_KEYS = ("model_state", "model", "state_dict")
-HEAD_KEYS = ("head.projection.weight", "head.projection.bias")
 
 
 class CheckpointError(ValueError):
@@ -62,59 +62,61 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> list[str]:
     """Load `path` into `model` with strict key and shape matching; returns the keys loaded.
 
     The one allowed difference: a model built with `num_classes` other than the checkpoint's keeps its
-    own new head (`head.projection`), which is reported. Everything else must match exactly.
+    own new classifier (the final layer, registry.classifier_keys), which is reported. Everything else must
+    match exactly.
     """
     return load_state_dict(model, read_state_dict(path), source=str(path))
 
 
 def load_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> list[str]:
+    """`state` into `model` (built by ar_core.models.build_model), strictly but for a new classifier."""
+    from .registry import classifier_keys
+
     own = model.state_dict()
     state = dict(state)
-    keep_own_head = _only_class_count_differs(own, state)
-    if keep_own_head:
+    head = classifier_keys(model)
+    if _only_class_count_differs(own, state, head):
         log.info("%s: keeping the model's new %d-class head instead of the checkpoint's %d-class one", source,
-                 own[HEAD_KEYS[1]].shape[0], state[HEAD_KEYS[1]].shape[0])
-        for key in HEAD_KEYS:
-            del state[key]
-    missing = [k for k in own if k not in state and not (keep_own_head and k in HEAD_KEYS)]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{source} does not match the model: {len(missing)} missing key(s) {_preview(missing)}, "
-            f"{len(unexpected)} unexpected key(s) {_preview(unexpected)}")
-    for key, tensor in state.items():
-        if tensor.shape != own[key].shape:
-            raise CheckpointError(f"{source}: shape mismatch at {key}: checkpoint has {tuple(tensor.shape)}, "
-                                  f"model expects {tuple(own[key].shape)}")
-    model.load_state_dict(state, strict=False)
+                 model.num_classes, _class_count(own[head[0]], state[head[0]]))
+        state.update({key: own[key] for key in head})
+    check_state_dict(model, state, source)
+    model.load_state_dict(state, strict=True)
     return list(state)
 
 
-def _only_class_count_differs(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> bool:
-    if not all(k in state and k in own for k in HEAD_KEYS):
-        return False
-    ours, theirs = own[HEAD_KEYS[0]].shape, state[HEAD_KEYS[0]].shape
-    return len(ours) == len(theirs) == 2 and ours[1] == theirs[1] and ours[0] != theirs[0]
+def _only_class_count_differs(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor],
+                              head: tuple[str, ...]) -> bool:
+    """The classifier tensors are there, each differing from the model's along one axis only (the classes)."""
+    return all(k in state and state[k].ndim == own[k].ndim
+               and sum(a != b for a, b in zip(state[k].shape, own[k].shape)) == 1 for k in head)
 
 
-def _preview(keys: list[str], limit: int = 8) -> str:
+def _class_count(own: torch.Tensor, theirs: torch.Tensor) -> int:
+    return next(b for a, b in zip(own.shape, theirs.shape) if a != b)
+
+
+def _preview(keys: list[str], limit: int = 5) -> str:
     shown = ", ".join(keys[:limit])
     return f"[{shown}{', ...' if len(keys) > limit else ''}]"
 
 
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
-    """Raise a CheckpointError (a ValueError) naming the first differing keys, then shapes, when `state` is not
-    exactly `model`'s layout: a checkpoint of another architecture (e.g. one torchvision video model's weights
-    for another) is named as such before a strict load, instead of failing deep inside torch."""
+    """Raise a CheckpointError naming the first differing keys, then shapes, when `state` is not exactly
+    `model`'s layout; a checkpoint of another registry architecture is named as such."""
+    from .registry import identify
+
     own = model.state_dict()
+    spec = getattr(model, "spec", None)
+    title = spec.title if spec else type(model).__name__
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
+        holds = [name for name in identify(state) if spec is None or name != spec.name]
+        what = f" it holds a {' or '.join(holds)} checkpoint, not {title}:" if holds else ""
         raise CheckpointError(
-            f"{source} does not match the {type(model).__name__} architecture: {len(missing)} missing key(s) "
-            f"{_preview(missing)}, {len(unexpected)} unexpected key(s) {_preview(unexpected)}")
-    wrong = [f"{k}: {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own
+            f"{source} does not match {title}:{what} {len(missing)} missing key(s) {_preview(missing)}, "
+            f"{len(unexpected)} unexpected key(s) {_preview(unexpected)}")
+    wrong = [f"{k}: checkpoint {tuple(state[k].shape)}, {title} {tuple(own[k].shape)}" for k in own
              if tuple(state[k].shape) != tuple(own[k].shape)]
     if wrong:
-        raise CheckpointError(f"{source} does not match the {type(model).__name__} architecture: "
-                              f"{len(wrong)} shape mismatch(es) {_preview(wrong)}")
+        raise CheckpointError(f"{source} does not match {title}: {len(wrong)} shape mismatch(es) {_preview(wrong)}")

@@ -163,7 +163,7 @@ def build_fstcn(num_classes: int = 400, dropout_rate: float = DROPOUT_RATE) -> F
 
 ENTRIES: dict[str, dict] = {
     "fstcn": {
-        "builder": build_fstcn,
+        "title": "FstCN", "builder": build_fstcn,
         "frames": 16,  # 16-frame clips ('ar' repo, MRzzm): 7 difference frames at dt = 9
         # Consecutive frames, as MRzzm feeds them. The 'ar' repo's in-model stride st = 5 is not taken: on its
         # 16-frame clips it leaves 4 frames, fewer than dt + 1.

@@ -117,7 +117,7 @@ def build_lrcn(num_classes: int = 400, dropout_rate: float = DROPOUT_RATE) -> LR
 
 ENTRIES: dict[str, dict] = {
     "lrcn": {
-        "builder": build_lrcn,
+        "title": "LRCN", "builder": build_lrcn,
         "frames": 16,  # the paper's and the 'ar' repo's 16-frame clips
         "sampling_rate": 1,  # consecutive frames (the 'ar' repo: torchvision VideoClips, no frame step)
         "train_crop": 112,  # 'ar' repo: resize 128x171, random crop 112

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..version import __version__
 from ..atomic import atomic_path
-from .specs import MODEL_SPECS, ModelSpec, sample_interval_s
+from .registry import MODEL_SPECS
+from .specs import ModelSpec, sample_interval_s
 
 MIN_CROP = 8
 REQUIRED_FIELDS = ("model", "classes", "frames", "sampling_rate", "crop", "mean", "std")
@@ -79,6 +80,11 @@ class ModelMetadata:
         """Metadata for a model of `spec`'s size, evaluated at `crop` (default: the spec's test crop)."""
         return cls(spec.name, list(classes), spec.frames, spec.sampling_rate, crop or spec.test_crop, spec.mean,
                    spec.std)
+
+    @property
+    def title(self) -> str:
+        """The model as people write it: X3D-XS, R(2+1)D-18."""
+        return MODEL_SPECS[self.model].title
 
     @property
     def num_classes(self) -> int:

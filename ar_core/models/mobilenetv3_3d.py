@@ -367,7 +367,7 @@ _CLASSES_NOTE = ("OTE's README figures are for its Kinetics-700 snapshot (700-cl
 
 ENTRIES: dict[str, dict] = {
     "s3d_mobilenetv3": {
-        "builder": build_s3d_mobilenetv3,
+        "title": "S3D-MobileNetV3", "builder": build_s3d_mobilenetv3,
         "frames": 16,  # input_clip_length
         "sampling_rate": 2,  # StreamSampleFrames trg_fps=15: every 2nd frame of a 30 fps video
         "train_crop": 224,
@@ -383,7 +383,7 @@ ENTRIES: dict[str, dict] = {
         "classes_note": _CLASSES_NOTE,
     },
     "x3d_mobilenetv3": {
-        "builder": build_x3d_mobilenetv3,
+        "title": "X3D-MobileNetV3", "builder": build_x3d_mobilenetv3,
         "frames": 16,  # input_clip_length
         "sampling_rate": 2,  # SampleFrames frame_interval=2
         "train_crop": 224,

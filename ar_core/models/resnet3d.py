@@ -157,13 +157,13 @@ _CLASSES_NOTE = "Kinetics-400 (400 classes): torchvision's published parameters 
 # 30 fps video), resize to 128x171, crop 112 for training (random) and testing (centre).
 ENTRIES: dict[str, dict] = {
     "r3d_18": {
-        "builder": build_r3d_18, "frames": 16, "sampling_rate": 2, "train_crop": 112, "test_crop": 112,
+        "title": "R3D-18", "builder": build_r3d_18, "frames": 16, "sampling_rate": 2, "train_crop": 112, "test_crop": 112,
         "mean": KINETICS_MEAN, "std": KINETICS_STD, "params": 33_371_472, "gflops": 40.70,
         "figures_input": (16, 112, 112), "checkpoint": "r3d_18-b3b3357e.pth", "source": _SOURCE,
         "classes_note": _CLASSES_NOTE,
     },
     "r2plus1d_18": {
-        "builder": build_r2plus1d_18, "frames": 16, "sampling_rate": 2, "train_crop": 112, "test_crop": 112,
+        "title": "R(2+1)D-18", "builder": build_r2plus1d_18, "frames": 16, "sampling_rate": 2, "train_crop": 112, "test_crop": 112,
         "mean": KINETICS_MEAN, "std": KINETICS_STD, "params": 31_505_325, "gflops": 40.52,
         "figures_input": (16, 112, 112), "checkpoint": "r2plus1d_18-91a641e6.pth", "source": _SOURCE,
         "classes_note": _CLASSES_NOTE,

@@ -121,7 +121,7 @@ def build_s3d(num_classes: int = 400, dropout_rate: float = 0.2) -> nn.Module:
 # accuracy is measured on 128-frame clips. The GFLOPS figure refers to 16 frames (see figures_input).
 ENTRIES: dict[str, dict] = {
     "s3d": {
-        "builder": build_s3d, "frames": 64, "sampling_rate": 2, "train_crop": 224, "test_crop": 224,
+        "title": "S3D", "builder": build_s3d, "frames": 64, "sampling_rate": 2, "train_crop": 224, "test_crop": 224,
         "mean": KINETICS_MEAN, "std": KINETICS_STD, "params": 8_320_048, "gflops": 17.98,
         "figures_input": (16, 224, 224), "checkpoint": "s3d-d76dad2f.pth",
         "source": ("Xie et al., Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video "

@@ -222,7 +222,7 @@ def build_slowfast_r50(num_classes: int = 400, dropout_rate: float = DROPOUT_RAT
 
 ENTRIES: dict[str, dict] = {
     "slowfast_r18": {
-        "builder": build_slowfast_r18,
+        "title": "SlowFast-R18", "builder": build_slowfast_r18,
         "frames": 32,  # fast pathway; the slow one takes every ALPHA-th: 4 (SLOWFAST_4x16 DATA.NUM_FRAMES 32)
         "sampling_rate": 2,  # SLOWFAST_4x16 configs: DATA.SAMPLING_RATE 2 (slow stride 16 = 2 * alpha)
         "train_crop": 224,

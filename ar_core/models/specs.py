@@ -1,7 +1,7 @@
-"""One place for what each X3D size expects as input and how it is shaped.
+"""What a registry entry is: a model's name, builder facts, recipe input and published figures.
 
-Figures follow the X3D paper (Feichtenhofer, CVPR 2020) and the SlowFast configs
-`configs/Kinetics/X3D_{XS,S,M,L}.yaml`.
+The entries themselves live beside their architectures (x3d.py, resnet3d.py, ...) and are gathered by
+ar_core.models.registry, the one list of models.
 """
 from __future__ import annotations
 
@@ -10,24 +10,30 @@ from dataclasses import asdict, dataclass, replace
 RECIPE_FPS = 30.0  # a sampling rate counts frames of a 30 fps video (Kinetics, as X3D/SlowFast recipes do)
 KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
+KINETICS_CLASSES = 400  # the classifier size of published checkpoints (Kinetics-400)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Architecture expansion factors and the input a model of this size was trained on."""
+    """One registry entry (ar_core.models.registry): how to build the model and the input it was trained on."""
 
-    name: str
-    width_factor: float  # gamma_w: channel width of every stage
-    depth_factor: float  # gamma_d: blocks per stage
-    bottleneck_factor: float  # gamma_b: inner width of each block
+    name: str  # the registry name: `model` in the CLI, the node, YAML and the learner
+    title: str  # how people write it: "X3D-XS", "R(2+1)D-18"
+    family: str  # the module that builds it: x3d, resnet3d, s3d, slowfast, lrcn, fstcn, mobilenetv3_3d
     frames: int  # clip length T
     sampling_rate: int  # take every n-th frame of a 30 fps video (RECIPE_FPS)
-    train_crop: int  # square crop the head's pooling kernel is sized for
+    train_crop: int  # square crop of training (X3D: the head's pooling kernel is sized for it)
     test_crop: int  # crop (and short side) for evaluation, as the paper reports
     mean: tuple[float, float, float] = KINETICS_MEAN
     std: tuple[float, float, float] = KINETICS_STD
-    stem_width: int = 12  # DIM_C1 before width expansion
-    head_width: int = 2048  # DIM_C5, width of the head's lin_5
+    file_stem: str = ""  # how our files of it are named: <file_stem>.pth, <file_stem>-stream.onnx
+    checkpoint: str | None = None  # the published checkpoint's file name, where there is one
+    params: int | None = None  # published parameter count (None: unpublished)
+    gflops: float | None = None  # published GFLOPs (multiply-adds) at figures_input
+    figures_input: tuple[int, int, int] | None = None  # (T, H, W) those figures are for
+    source: str = ""  # paper and repository the entry is built from
+    dropout_rate: float = 0.5  # before the classifier, as the paper's/source's recipe
+    streaming: bool = False  # has a continual (stream) form: ar_core.models.streaming
 
     @property
     def interval_s(self) -> float:
@@ -51,22 +57,3 @@ class ModelSpec:
 def sample_interval_s(sampling_rate: float) -> float:
     """Seconds between clip frames for a sampling rate: the one definition of the 30 fps convention."""
     return sampling_rate / RECIPE_FPS
-
-
-MODEL_SPECS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("xs", 2.0, 2.2, 2.25, frames=4, sampling_rate=12, train_crop=160, test_crop=182),
-        ModelSpec("s", 2.0, 2.2, 2.25, frames=13, sampling_rate=6, train_crop=160, test_crop=182),
-        ModelSpec("m", 2.0, 2.2, 2.25, frames=16, sampling_rate=5, train_crop=224, test_crop=256),
-        ModelSpec("l", 2.0, 5.0, 2.25, frames=16, sampling_rate=5, train_crop=312, test_crop=356),
-    )
-}
-
-
-def get_spec(name: str) -> ModelSpec:
-    """The spec for `name` ('xs', 'x3d_xs', 'X3D-XS' all work), or a ValueError listing valid names."""
-    key = name.lower().replace("-", "_").removeprefix("x3d_")
-    if key not in MODEL_SPECS:
-        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODEL_SPECS)}")
-    return MODEL_SPECS[key]

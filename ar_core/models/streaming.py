@@ -36,8 +36,11 @@ def to_streaming(network: nn.Module, pool_frames: int | None = None) -> "Streami
         CoX3D's best Kinetics figure uses 64).
     """
     if not isinstance(network, X3D):
-        raise ValueError(f"to_streaming needs an X3D network (ar_core.models.build_model), got "
-                         f"{type(network).__name__}")
+        from .registry import MODEL_SPECS
+
+        title = getattr(getattr(network, "spec", None), "title", type(network).__name__)
+        raise ValueError(f"stream inference needs a model with a continual form "
+                         f"({', '.join(n for n, s in MODEL_SPECS.items() if s.streaming)}); {title} has none")
     pool_frames = network.spec.frames if pool_frames is None else pool_frames
     if isinstance(pool_frames, bool) or not isinstance(pool_frames, int) or pool_frames < 1:
         raise ValueError(f"pool_frames must be an integer >= 1, got {pool_frames!r}")

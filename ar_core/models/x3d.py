@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .specs import ModelSpec, get_spec
+from .specs import KINETICS_CLASSES, ModelSpec
 
 log = logging.getLogger(__name__)
 
-KINETICS_CLASSES = 400
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
 SE_RATIO = 0.0625
@@ -29,6 +29,36 @@ STAGE_BASIS = ((1, 12, 2), (2, 24, 2), (5, 48, 2), (3, 96, 2))
 STEM_TEMPORAL_KERNEL = 5
 BLOCK_TEMPORAL_KERNEL = 3
 DROPOUT_RATE = 0.5  # before the head's projection (SlowFast MODEL.DROPOUT_RATE of the X3D configs)
+
+
+@dataclass(frozen=True)
+class X3DSize:
+    """The expansion factors of one X3D size (the paper's gamma_w, gamma_d, gamma_b)."""
+
+    width_factor: float  # channel width of every stage
+    depth_factor: float  # blocks per stage
+    bottleneck_factor: float  # inner width of each block
+    stem_width: int = 12  # DIM_C1 before width expansion
+    head_width: int = 2048  # DIM_C5, width of the head's lin_5
+
+
+X3D_SIZES = {"xs": X3DSize(2.0, 2.2, 2.25), "s": X3DSize(2.0, 2.2, 2.25), "m": X3DSize(2.0, 2.2, 2.25),
+             "l": X3DSize(2.0, 5.0, 2.25)}
+_SOURCE = ("Feichtenhofer, X3D: Expanding Architectures for Efficient Video Recognition, CVPR 2020, Table 4; "
+           "SlowFast configs/Kinetics/X3D_{XS,S,M,L}.yaml")
+
+
+def _entry(name: str, frames: int, sampling_rate: int, train_crop: int, test_crop: int, params: float,
+           gflops: float) -> ModelSpec:
+    return ModelSpec(name, f"X3D-{name.upper()}", "x3d", frames, sampling_rate, train_crop, test_crop,
+                     file_stem=f"x3d_{name}", checkpoint=f"x3d_{name}.pyth", params=int(params), gflops=gflops,
+                     figures_input=(frames, train_crop, train_crop), source=_SOURCE, dropout_rate=DROPOUT_RATE,
+                     streaming=True)
+
+
+# The paper's figures: parameters without BatchNorm's, GFLOPs at the train crop (ar_core.models.profile).
+SPECS = (_entry("xs", 4, 12, 160, 182, 3.76e6, 0.60), _entry("s", 13, 6, 160, 182, 3.76e6, 1.96),
+         _entry("m", 16, 5, 224, 256, 3.76e6, 4.73), _entry("l", 16, 5, 312, 356, 6.08e6, 18.37))
 
 
 def round_width(width: float, multiplier: float, min_width: int = 8, divisor: int = 8) -> int:
@@ -169,18 +199,19 @@ class X3D(nn.Module):
         super().__init__()
         self.spec = spec
         self.num_classes = num_classes
-        stem_width = round_width(spec.stem_width, spec.width_factor)
+        size = X3D_SIZES[spec.name]
+        stem_width = round_width(size.stem_width, size.width_factor)
         self.s1 = nn.Module()
         self.s1.add_module("pathway0_stem", Stem(3, stem_width))
         dim_in = stem_width
         for index, (blocks, width, stride) in enumerate(STAGE_BASIS):
-            dim_out = round_width(width, spec.width_factor)
-            dim_inner = int(spec.bottleneck_factor * dim_out)
-            depth = round_repeats(blocks, spec.depth_factor)
+            dim_out = round_width(width, size.width_factor)
+            dim_inner = int(size.bottleneck_factor * dim_out)
+            depth = round_repeats(blocks, size.depth_factor)
             self.add_module(f"s{index + 2}", Stage(dim_in, dim_inner, dim_out, depth, stride))
             dim_in = dim_out
         head_pool = math.ceil(spec.train_crop / 32)
-        self.head = Head(dim_in, dim_inner, spec.head_width, num_classes,
+        self.head = Head(dim_in, dim_inner, size.head_width, num_classes,
                          (spec.frames, head_pool, head_pool), dropout)
         init_weights(self)
 
@@ -207,17 +238,9 @@ def init_weights(model: nn.Module, fc_std: float = 0.01) -> None:
             nn.init.zeros_(module.bias)
 
 
-def build_model(name: str, num_classes: int = KINETICS_CLASSES, frames: int = 0,
-                dropout_rate: float = DROPOUT_RATE) -> X3D:
-    """X3D of size `name` (xs|s|m|l). A `num_classes` other than 400 gets a new, untrained head. `frames`
-    (0: the size's recipe) sets the clip length the head pools over; `dropout_rate` the head's dropout."""
-    spec = get_spec(name).with_input(frames=frames)
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be positive, got {num_classes}")
+def build_x3d(spec: ModelSpec, num_classes: int = KINETICS_CLASSES, dropout_rate: float = DROPOUT_RATE) -> X3D:
+    """X3D of `spec`'s size, its head pooling over spec.frames; a `num_classes` other than 400 gets a new head."""
     if num_classes != KINETICS_CLASSES:
-        log.info("X3D-%s: num_classes=%d replaces the %d-class Kinetics head (head.projection is newly "
-                 "initialised and not loaded from Kinetics checkpoints)", spec.name.upper(), num_classes,
-                 KINETICS_CLASSES)
+        log.info("%s: num_classes=%d replaces the %d-class Kinetics head (head.projection is newly "
+                 "initialised and not loaded from Kinetics checkpoints)", spec.title, num_classes, KINETICS_CLASSES)
     return X3D(spec, num_classes, dropout=dropout_rate)

@@ -148,7 +148,7 @@ class InferenceEngine(ABC):
         else:
             inputs = f"clips={'x'.join(map(str, self.metadata.input_shape))}"
         return (f"{type(self).__name__}(backend={self.backend!r}, device={self.device!r}, "
-                f"model=X3D-{self.metadata.model.upper()}, {inputs}, classes={self.metadata.num_classes})")
+                f"model={self.metadata.title}, {inputs}, classes={self.metadata.num_classes})")
 
     def _check_step(self, frames: Clips, states: States) -> None:
         if not isinstance(frames, (np.ndarray, torch.Tensor)) or frames.dtype not in (np.float32, torch.float32):

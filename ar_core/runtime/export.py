@@ -17,6 +17,7 @@ from pathlib import Path
 from torch import nn
 
 from ..atomic import atomic_path
+from ..models import get_spec
 from ..models.metadata import ModelMetadata
 from .base import BackendUnavailable, require_package
 from .calibration import CalibrationBatches
@@ -186,7 +187,7 @@ def export_checkpoint(weights: str | os.PathLike, fmt: str | None, out_dir: str 
     if exported:
         stem = f"{source.path.stem}-int8"
     else:
-        stem = f"x3d_{metadata.model}" + ("-stream" if inference == "stream" else "") + \
+        stem = get_spec(metadata.model).file_stem + ("-stream" if inference == "stream" else "") + \
             ("-int8" if int8 else "-fp16" if fp16 else "")
     calibration = None
     if int8:

@@ -91,7 +91,7 @@ def export_onnx(network: nn.Module, metadata: ModelMetadata, path: str | os.Path
     written = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if written != opset:
         raise ValueError(f"torch.onnx.export could not convert the graph to opset {opset} (it wrote {written})")
-    proto.doc_string = f"X3D-{metadata.model.upper()} activity recognition exported by ar_core"
+    proto.doc_string = f"{metadata.title} activity recognition exported by ar_core"
     set_onnx_metadata(proto, metadata)
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import torch
 from torch import nn
 
-from ..hub import CHECKPOINTS
 from ..labels import kinetics400_labels
-from ..models import KINETICS_CLASSES, build_model, get_spec
-from ..models.checkpoints import HEAD_KEYS, load_state_dict, read_state_dict
+from ..models import KINETICS_CLASSES, MODEL_SPECS, build_model, get_spec
+from ..models.checkpoints import load_state_dict, read_state_dict
+from ..models.registry import classifier_keys, identify
 from ..models.metadata import INFERENCE_MODES, ModelMetadata
 from ..models.streaming import StreamingX3D, stream_metadata, to_streaming
 from .base import ModelFormatError, WeightsNotFound, require_package
@@ -43,7 +44,21 @@ KINDS_BY_SUFFIX = {".pth": "torch", ".pyth": "torch", ".pt": "torch", ".onnx": "
 METADATA_SUFFIX = ".json"
 # A saved model's file stem: its base name, then _<version> from the second save into the same folder on.
 VERSIONED = re.compile(r"^(?P<base>.+?)(?:_(?P<version>\d+))?$")
-OFFICIAL_SIZES = {checkpoint.filename: name for name, checkpoint in CHECKPOINTS.items()}
+# A published checkpoint's file name says which model it is (x3d_xs.pyth, r2plus1d_18-91a641e6.pth).
+PUBLISHED = {spec.checkpoint: name for name, spec in MODEL_SPECS.items() if spec.checkpoint}
+# Longest first, so r2plus1d_18_2 is version 2 of r2plus1d_18, not version 18 of r2plus1d.
+REGISTRY_STEMS = sorted((spec.file_stem for spec in MODEL_SPECS.values()), key=len, reverse=True)
+
+
+def split_version(stem: str) -> tuple[str, int]:
+    """(base, version) of a saved file stem: x3d_xs -> (x3d_xs, 0), r2plus1d_18_2 -> (r2plus1d_18, 2)."""
+    for base in REGISTRY_STEMS:
+        if stem == base:
+            return base, 0
+        if stem.startswith(base + "_") and stem[len(base) + 1:].isdigit():
+            return base, int(stem[len(base) + 1:])
+    match = VERSIONED.match(stem)
+    return match["base"], int(match["version"] or 0)
 
 
 @dataclass
@@ -86,7 +101,7 @@ def open_model(weights: str | os.PathLike, model: str | None = None, *, kinds: S
 def open_network(network: nn.Module, metadata: ModelMetadata | None = None, model: str | None = None,
                  crop: int | None = None, inference: str | None = None,
                  pool_frames: int | None = None) -> ModelSource:
-    """An in-memory network; X3D networks with 400 classes describe themselves, others need `metadata`."""
+    """An in-memory network; networks from build_model describe themselves, others need `metadata`."""
     if metadata is None:
         spec = getattr(network, "spec", None)
         if spec is None:
@@ -173,15 +188,15 @@ def _folder_files(folder: Path, model: str | None, kinds: tuple[str, ...]) -> di
         raise ModelFormatError(f"{folder} holds {held}, not a model of kind {' or '.join(kinds)}")
     versions: dict[str, list[tuple[int, str]]] = {}
     for stem in usable:
-        match = VERSIONED.match(stem)
-        versions.setdefault(match["base"], []).append((int(match["version"] or 0), stem))
-    if len(versions) > 1 and model is not None and f"x3d_{get_spec(model).name}" in versions:
-        versions = {base: found for base, found in versions.items() if base == f"x3d_{get_spec(model).name}"}
+        base, version = split_version(stem)
+        versions.setdefault(base, []).append((version, stem))
+    if len(versions) > 1 and model is not None and get_spec(model).file_stem in versions:
+        versions = {base: found for base, found in versions.items() if base == get_spec(model).file_stem}
     if len(versions) > 1:
         listing = "; ".join(", ".join(file.name for _, stem in sorted(found) for file in usable[stem].values())
                             for found in versions.values())
-        hint = (f"none is named x3d_{get_spec(model).name}" if model is not None else
-                "say which with model='xs'|'s'|'m'|'l' (files x3d_<size>.*)")
+        hint = (f"none is named {get_spec(model).file_stem}" if model is not None else
+                "say which with model=<registry name> (files <model's file stem>.*, e.g. x3d_xs.pth)")
         raise ModelFormatError(f"{folder} holds more than one model ({listing}): {hint}, or name the file")
     (found,) = versions.values()
     # save() writes the .json last, so a version without one is unfinished (unless none has one).
@@ -191,17 +206,22 @@ def _folder_files(folder: Path, model: str | None, kinds: tuple[str, ...]) -> di
 
 def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None) -> ModelSource:
     state = read_state_dict(path)
-    head = state.get(HEAD_KEYS[0])
-    if head is None or head.ndim != 2:
-        raise ModelFormatError(f"{path} is not an X3D checkpoint: it has no {HEAD_KEYS[0]} matrix")
-    num_classes = head.shape[0]
     metadata = metadata or _metadata_beside(path)
+    name = metadata.model if metadata else PUBLISHED.get(path.name) or model  # checked against `model` below
+    if name is None:
+        holds = identify(state)
+        guess = f"its keys are those of {' or '.join(holds)}" if holds else "its keys match no registry model"
+        raise ModelFormatError(f"{path} has no metadata ({path.with_suffix(METADATA_SUFFIX).name} beside it) and "
+                               f"{guess}; say which model it is (model=..., one of {', '.join(MODEL_SPECS)})")
+    head = state.get(_classifier_keys(name)[0])
+    if head is None:
+        holds = [n for n in identify(state) if n != get_spec(name).name]
+        also = f" (its keys are those of {' or '.join(holds)})" if holds else ""
+        raise ModelFormatError(f"{path} is not a {get_spec(name).title} checkpoint: it has no "
+                               f"{_classifier_keys(name)[0]}{also}")
+    num_classes = head.shape[0]
     if metadata is None:
-        size = OFFICIAL_SIZES.get(path.name) or model  # an official file name says its size; checked below
-        if size is None:
-            raise ModelFormatError(f"{path} has no metadata ({path.with_suffix(METADATA_SUFFIX).name} beside it); "
-                                   f"say which X3D size it is (model='xs'|'s'|'m'|'l')")
-        metadata = ModelMetadata.for_spec(get_spec(size), _default_classes(num_classes, str(path)))
+        metadata = ModelMetadata.for_spec(get_spec(name), _default_classes(num_classes, str(path)))
     network = build_model(metadata.model, num_classes=num_classes, frames=metadata.frames).eval()
     source = ModelSource("torch", metadata, path, network)
     _check_head(source, num_classes)
@@ -265,6 +285,11 @@ def _default_classes(num_classes: int, what: str) -> list[str]:
     return list(kinetics400_labels())
 
 
+def _classifier_keys(name: str) -> tuple[str, str]:
+    with torch.device("meta"):  # the names only: no memory, no initialisation
+        return classifier_keys(build_model(name))
+
+
 def _network_classes(network: nn.Module) -> int | None:
     return getattr(network, "num_classes", None)
 
@@ -277,8 +302,8 @@ def _check_head(source: ModelSource, num_classes: int | None) -> None:
 
 def _check_model_name(source: ModelSource, model: str | None) -> None:
     if model is not None and get_spec(model).name != source.metadata.model:
-        raise ModelFormatError(f"{source.name} is an X3D-{source.metadata.model.upper()} model, "
-                               f"not X3D-{get_spec(model).name.upper()} as requested")
+        raise ModelFormatError(f"{source.name} holds {get_spec(source.metadata.model).title}, "
+                               f"not {get_spec(model).title} as requested")
 
 
 def _check_io(source: ModelSource, input_dims: list, output_dims: list, inputs: int = 1) -> None:

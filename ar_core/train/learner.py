@@ -210,7 +210,7 @@ class X3DLearner:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"save() takes a directory; {folder} is a file")
         folder.mkdir(parents=True, exist_ok=True)
-        stem = free_stem(folder, f"x3d_{self.spec.name}")
+        stem = free_stem(folder, self.spec.file_stem)
         weights = folder / f"{stem}.pth"
         state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
         with atomic_path(weights) as tmp:
@@ -255,8 +255,7 @@ class X3DLearner:
             crop=0 if metadata.crop == recipe.test_crop else metadata.crop,
             frames=0 if metadata.frames == recipe.frames else metadata.frames,
             sampling_rate=0 if metadata.sampling_rate == recipe.sampling_rate else metadata.sampling_rate)
-        log.info("loaded %s (X3D-%s, %d classes, %s)", source.path, metadata.model.upper(), metadata.num_classes,
-                 source.kind)
+        log.info("loaded %s (%s, %d classes, %s)", source.path, metadata.title, metadata.num_classes, source.kind)
         return self
 
     def _load_pretrained(self, source: str) -> None:
@@ -265,7 +264,7 @@ class X3DLearner:
 
         path = cached_checkpoint(self.spec.name) if source == "kinetics" else Path(source)
         if path is None:
-            raise ConfigError(f"pretrained: no cached Kinetics checkpoint for X3D-{self.spec.name.upper()}; "
+            raise ConfigError(f"pretrained: no cached Kinetics checkpoint for {self.spec.title}; "
                               f"run `ar-core download --model {self.spec.name}` first")
         load_checkpoint(self.model, path)
 
@@ -277,8 +276,8 @@ class X3DLearner:
         from ..runtime.onnx_export import export_onnx
 
         network = self._network("optimize()")
-        folder = Path(self.config.temp_path) if self.config.temp_path else Path(tempfile.mkdtemp(prefix="x3d_"))
-        onnx_path = folder / f"x3d_{self.spec.name}_optimized.onnx"
+        folder = Path(self.config.temp_path) if self.config.temp_path else Path(tempfile.mkdtemp(prefix="ar-core-"))
+        onnx_path = folder / f"{self.spec.file_stem}_optimized.onnx"
         export_onnx(network.cpu().eval(), self.metadata(), onnx_path, do_constant_folding=do_constant_folding)
         self._drop_engine()
         device = "cuda" if self.device.startswith("cuda") else "cpu"
