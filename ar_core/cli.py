@@ -11,7 +11,7 @@ import sys
 
 from importlib.metadata import entry_points
 
-from .models import MODEL_SPECS
+from .models import KINETICS_CLASSES, MODEL_SPECS
 from .stream.settings import BAG_EVAL, EXPORT, INFER, add_arguments, from_arguments
 from .train.config import DATA_KEYS, add_config_flags
 
@@ -20,21 +20,38 @@ COMMANDS_GROUP = "ar_core.commands"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print parameters and GFLOPs of a model, counted as the X3D paper counts them."""
-    from .models import build_model, get_spec
+    """List the model registry, or print one model's input, parameters and GFLOPs beside its published figures."""
+    from .models import MODEL_SPECS, build_model, get_spec
     from .models.profile import profile_model
     from .models.specs import RECIPE_FPS
 
+    if args.model is None:
+        print(f"{'model':<16} {'':<16} {'clip':>14} {'crop':>9} {'params':>8} {'GFLOPs':>7}  stream")
+        for spec in MODEL_SPECS.values():
+            params = f"{spec.params / 1e6:.2f} M" if spec.params else "-"
+            gflops = f"{spec.gflops:.2f}" if spec.gflops else "-"
+            print(f"{spec.name:<16} {spec.title:<16} {f'{spec.frames} x {spec.sampling_rate}':>14} "
+                  f"{f'{spec.train_crop}/{spec.test_crop}':>9} {params:>8} {gflops:>7}  "
+                  f"{'yes' if spec.streaming else 'no'}")
+        print("clip: frames x sampling rate (at 30 fps); crop: train/test; params and GFLOPs as published "
+              "(- where none is); `ar-core info --model NAME` counts them here")
+        return 0
     spec = get_spec(args.model)
-    stats = profile_model(build_model(spec.name), spec)
+    clip = spec.figures_input or (spec.frames, spec.train_crop, spec.train_crop)
+    stats = profile_model(build_model(spec.name), spec, clip)
     t, h, w = stats.input_shape[1:]
-    print(f"X3D-{spec.name.upper()}")
-    print(f"  parameters    {stats.params / 1e6:.2f} M (without BatchNorm; {stats.params_with_bn / 1e6:.2f} M with)")
-    print(f"  GFLOPs        {stats.gflops:.2f} (multiply-adds, one clip of {t}x{h}x{w}, "
-          f"counted with torch.utils.flop_counter / 2)")
-    print(f"  input         {spec.frames} frames {spec.interval_s:.2f} s apart (every {spec.sampling_rate}th of a "
+    published = (f"published {spec.params / 1e6:.3f} M" if spec.params else "none published")
+    print(f"{spec.title} ({spec.name}, {spec.family})")
+    print(f"  parameters    {stats.params_with_bn / 1e6:.3f} M ({stats.params / 1e6:.3f} M without BatchNorm; "
+          f"{published}; {KINETICS_CLASSES}-class classifier)")
+    print(f"  GFLOPs        {stats.gflops:.2f} (multiply-adds, one clip of {t}x{h}x{w}, counted with "
+          f"torch.utils.flop_counter / 2; {f'published {spec.gflops:.2f}' if spec.gflops else 'none published'})")
+    print(f"  input         {spec.frames} frames {spec.interval_s:.2f} s apart (sampling rate {spec.sampling_rate} of a "
           f"{RECIPE_FPS:g} fps video; {spec.clip_seconds:.2f} s); train crop {spec.train_crop}, test crop {spec.test_crop}")
     print(f"  normalisation mean {spec.mean}, std {spec.std} on RGB in [0, 1]")
+    print(f"  files         {spec.file_stem}.pth/.onnx/.xml; published checkpoint: {spec.checkpoint or 'none'}")
+    print(f"  stream mode   {'yes (continual form)' if spec.streaming else 'no (clip mode only)'}")
+    print(f"  source        {spec.source}")
     return 0
 
 
@@ -286,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = commands.add_parser("info", help=cmd_info.__doc__, description=cmd_info.__doc__)
-    info.add_argument("--model", required=True, choices=list(MODEL_SPECS), help="model name")
+    info.add_argument("--model", choices=list(MODEL_SPECS), help="a model of the registry (default: list them all)")
     info.set_defaults(func=cmd_info)
 
     export = commands.add_parser("export", help=cmd_export.__doc__, description=cmd_export.__doc__)

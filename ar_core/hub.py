@@ -1,5 +1,6 @@
-"""The official Kinetics-400 X3D checkpoints: where they live (the SlowFast model zoo, or the mirror that
-$AR_ROS_MODEL_ZOO names), the local cache, and a verified download."""
+"""The published Kinetics-400 checkpoints of registry models: where they live (the SlowFast model zoo for X3D,
+torchvision's for R3D-18, R(2+1)D-18 and S3D, or the mirror that $AR_ROS_MODEL_ZOO names), the local cache,
+and a verified download."""
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,10 @@ from .atomic import atomic_path
 log = logging.getLogger(__name__)
 
 ZOO_URL = "https://dl.fbaipublicfiles.com/pyslowfast/x3d_models"
-ZOO_ENV = "AR_ROS_MODEL_ZOO"  # a mirror's base URL, for machines that cannot reach the SlowFast model zoo
+# Where each family's published checkpoints are; OTE's MobileNetV3 snapshots have no stable public URL.
+FAMILY_ZOOS = {"x3d": ZOO_URL, "resnet3d": "https://download.pytorch.org/models",
+               "s3d": "https://download.pytorch.org/models"}
+ZOO_ENV = "AR_ROS_MODEL_ZOO"  # a mirror's base URL, for machines that cannot reach the model zoos
 CHUNK_BYTES = 1 << 20
 
 
@@ -30,24 +34,38 @@ class Checkpoint:
     filename: str
     size: int | None  # bytes; None where unknown
     sha256: str | None  # hex digest; None where unknown
+    zoo: str = ZOO_URL  # the base URL it is published under
+    sha256_prefix: str | None = None  # torch.hub names files <name>-<first hex digits of the SHA-256>.pth
 
     @property
     def url(self) -> str:
-        """$AR_ROS_MODEL_ZOO/<filename> where that is set, else the SlowFast model zoo's URL."""
-        return f"{zoo_url()}/{self.filename}"
+        """$AR_ROS_MODEL_ZOO/<filename> where that is set, else the publisher's URL."""
+        return f"{zoo_url(self.zoo)}/{self.filename}"
 
 
-# Sizes and SHA-256 digests are None: the SlowFast model zoo publishes neither, and this project's build
-# machines cannot reach dl.fbaipublicfiles.com to measure them. Fill them in once measured; until then the
-# download is checked against the server's Content-Length only.
-CHECKPOINTS: dict[str, Checkpoint] = {
-    name: Checkpoint(name, f"x3d_{name}.pyth", size=None, sha256=None) for name in ("xs", "s", "m", "l")
-}
+def _hash_prefix(filename: str) -> str | None:
+    stem = Path(filename).stem
+    tail = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    return tail if len(tail) >= 6 and all(c in "0123456789abcdef" for c in tail) else None
 
 
-def zoo_url() -> str:
-    """The base URL checkpoints are fetched from: $AR_ROS_MODEL_ZOO, else the SlowFast model zoo."""
-    return (os.environ.get(ZOO_ENV) or ZOO_URL).rstrip("/")
+def _published() -> dict[str, Checkpoint]:
+    from .models import MODEL_SPECS
+
+    return {name: Checkpoint(name, spec.checkpoint, None, None, FAMILY_ZOOS[spec.family],
+                             _hash_prefix(spec.checkpoint))
+            for name, spec in MODEL_SPECS.items() if spec.checkpoint and spec.family in FAMILY_ZOOS}
+
+
+# Sizes and full SHA-256 digests are None: the SlowFast model zoo publishes neither, and this project's build
+# machines cannot reach the zoos to measure them. torchvision's file names carry a digest prefix, which is
+# checked; otherwise the download is checked against the server's Content-Length only.
+CHECKPOINTS: dict[str, Checkpoint] = _published()
+
+
+def zoo_url(default: str = ZOO_URL) -> str:
+    """The base URL checkpoints are fetched from: $AR_ROS_MODEL_ZOO, else the publisher's (`default`)."""
+    return (os.environ.get(ZOO_ENV) or default).rstrip("/")
 
 
 def cache_dir() -> Path:
@@ -56,9 +74,12 @@ def cache_dir() -> Path:
 
 
 def get_checkpoint(name: str) -> Checkpoint:
-    key = name.lower().replace("-", "_").removeprefix("x3d_")
+    from .models import get_spec
+
+    key = get_spec(name).name
     if key not in CHECKPOINTS:
-        raise ValueError(f"unknown checkpoint {name!r}; available: {', '.join(CHECKPOINTS)}")
+        raise ValueError(f"no published checkpoint to download for {name!r}; these have one: "
+                         f"{', '.join(CHECKPOINTS)}")
     return CHECKPOINTS[key]
 
 
@@ -89,6 +110,9 @@ def download_checkpoint(name: str, dest_dir: str | os.PathLike | None = None, ur
             raise DownloadError(f"{url}: expected {size} bytes, received {received}")
         if sha256 is not None and digest != sha256:
             raise DownloadError(f"{url}: SHA-256 mismatch, expected {sha256}, got {digest}")
+        if sha256 is None and entry.sha256_prefix and not digest.startswith(entry.sha256_prefix):
+            raise DownloadError(f"{url}: SHA-256 {digest} does not start with {entry.sha256_prefix}, "
+                                f"the digest prefix its file name {entry.filename} carries")
     log.info("downloaded %s (%d bytes, sha256 %s)", target, received, digest)
     return target
 

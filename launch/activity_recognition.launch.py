@@ -13,7 +13,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from ar_core.models import MODEL_SPECS
+from ar_core.models import MODEL_SPECS, get_spec
 
 ARGUMENTS = (
     ("model", "xs", "model name; loads config/x3d_<model>.yaml"),
@@ -41,7 +41,7 @@ def _node(context: LaunchContext) -> list:
     # Humble's launch reject, and an empty argument can be left out.
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     share = FindPackageShare("ar_ros").perform(context)
-    params_file = os.path.join(share, "config", f"x3d_{value['model']}.yaml")
+    params_file = os.path.join(share, "config", f"{get_spec(value['model']).file_stem}.yaml")
     if not os.path.isfile(params_file):  # launch_ros would only warn and start the node without it
         raise FileNotFoundError(f"no params file for model '{value['model']}': {params_file}")
     overrides = {"model": value["model"], **{name: value[name] for name in FROM_FILE_UNLESS_GIVEN if value[name]}}

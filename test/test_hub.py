@@ -10,11 +10,12 @@ from ar_core import hub
 from ar_core.hub import DownloadError, cached_checkpoint, download_checkpoint
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several read chunks
+PREFIX = hashlib.sha256(PAYLOAD).hexdigest()[:8]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path in ("/good.pyth", "/mirror/x3d_s.pyth"):
+        if self.path in ("/good.pyth", "/mirror/x3d_s.pyth", f"/tv/r3d_18-{PREFIX}.pth", "/tv/r2plus1d_18-91a641e6.pth"):
             self._send(PAYLOAD, len(PAYLOAD))
         elif self.path == "/truncated.pyth":
             self._send(PAYLOAD[:1000], len(PAYLOAD))  # announces more than it sends, then hangs up
@@ -112,9 +113,24 @@ def test_model_zoo_variable_moves_every_download_to_a_mirror(server, tmp_path, m
     assert _leftovers(tmp_path) == ["x3d_s.pyth"]
 
 
-def test_table_points_at_the_slowfast_zoo(monkeypatch):
+def test_table_points_at_the_publishers_zoos(monkeypatch):
     monkeypatch.delenv("AR_ROS_MODEL_ZOO", raising=False)
-    assert set(hub.CHECKPOINTS) == {"xs", "s", "m", "l"}
+    assert set(hub.CHECKPOINTS) == {"xs", "s", "m", "l", "r3d_18", "r2plus1d_18", "s3d"}
     assert hub.CHECKPOINTS["m"].url == "https://dl.fbaipublicfiles.com/pyslowfast/x3d_models/x3d_m.pyth"
-    with pytest.raises(ValueError, match="unknown checkpoint 'xxl'"):
+    assert hub.CHECKPOINTS["r2plus1d_18"].url == "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth"
+    assert hub.CHECKPOINTS["r2plus1d_18"].sha256_prefix == "91a641e6"
+    with pytest.raises(ValueError, match="unknown model 'xxl'; the registry has"):
         hub.get_checkpoint("xxl")
+    with pytest.raises(ValueError, match="no published checkpoint to download for 'lrcn'"):
+        hub.get_checkpoint("lrcn")
+
+
+def test_a_torchvision_checkpoint_is_checked_against_the_digest_prefix_of_its_name(server, tmp_path, monkeypatch):
+    """torch.hub names files <name>-<SHA-256 prefix>.pth: a download whose digest does not start with it fails."""
+    monkeypatch.setenv("AR_ROS_MODEL_ZOO", f"{server}/tv")
+    monkeypatch.setitem(hub.CHECKPOINTS, "r3d_18", hub.Checkpoint("r3d_18", "r3d_18-PREFIX.pth".replace(
+        "PREFIX", PREFIX), None, None, hub.FAMILY_ZOOS["resnet3d"], PREFIX))
+    assert download_checkpoint("r3d_18", tmp_path).read_bytes() == PAYLOAD
+    with pytest.raises(DownloadError, match="does not start with 91a641e6"):
+        download_checkpoint("r2plus1d_18", tmp_path)  # the same bytes under R(2+1)D-18's real name
+    assert _leftovers(tmp_path) == [f"r3d_18-{PREFIX}.pth"]

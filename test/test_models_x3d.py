@@ -24,11 +24,16 @@ def test_params_and_flops_match_the_paper(name):
 def test_info_command_prints_the_figures():
     out = subprocess.run([sys.executable, "-m", "ar_core.cli", "info", "--model", "s"],
                          capture_output=True, text=True, check=True).stdout
-    assert "X3D-S" in out and "3.76 M" in out and "1.96" in out and "13x160x160" in out
+    assert "X3D-S" in out and "3.763 M without BatchNorm; published 3.760 M" in out and "13x160x160" in out
+    assert "1.96 (multiply-adds" in out and "published 1.96" in out
+    listing = subprocess.run([sys.executable, "-m", "ar_core.cli", "info"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    rows = {line.split()[0]: line for line in listing[1:-1]}
+    assert set(rows) == set(MODEL_SPECS) and "R(2+1)D-18" in rows["r2plus1d_18"] and "31.51 M" in rows["r2plus1d_18"]
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ValueError, match="xs, s, m, l"):
+    with pytest.raises(ValueError, match="the registry has: xs, s, m, l, r3d_18, r2plus1d_18, s3d"):
         build_model("xxl")
     assert get_spec("X3D-XS").name == "xs"
 

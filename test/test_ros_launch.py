@@ -6,7 +6,7 @@ import pytest
 import rclpy
 import yaml
 
-from ar_core.models import MODEL_SPECS
+from ar_core.models import MODEL_SPECS, get_spec
 from ar_core.stream.settings import NODE, settings_for
 from ar_ros.activity_node import ActivityNode
 
@@ -146,7 +146,7 @@ def test_every_size_resolves_to_a_params_file_the_node_accepts(model, tmp_path):
     result = _run(tmp_path, model=model, device="cuda:1", image_topic="/robot/front/image")
     [node] = result.nodes
     params_file, overrides = node.parameters_evaluated
-    assert Path(params_file) == ROOT / "config" / f"x3d_{model}.yaml" and Path(params_file).is_file()
+    assert Path(params_file) == ROOT / "config" / f"{get_spec(model).file_stem}.yaml" and Path(params_file).is_file()
     assert overrides["model"] == model and overrides["device"] == "cuda:1"
     assert ("image", "/robot/front/image") in node.remappings_evaluated
     values = _file_values(params_file)

@@ -1,4 +1,4 @@
-"""Parameter and FLOP counts as the X3D paper reports them."""
+"""Parameter and FLOP counts as the papers report them (multiply-adds of conv and linear layers)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,12 +18,13 @@ class ModelProfile:
     input_shape: tuple[int, ...]
 
 
-def profile_model(model: nn.Module, spec: ModelSpec) -> ModelProfile:
-    """Count one clip at the train crop with torch.utils.flop_counter (which counts 2 per multiply-add)."""
+def profile_model(model: nn.Module, spec: ModelSpec, clip: tuple[int, int, int] | None = None) -> ModelProfile:
+    """Count one clip of `clip` (T, H, W; default: the spec's frames at its train crop) with
+    torch.utils.flop_counter (which counts 2 per multiply-add)."""
     norm_params = {id(p) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
                    for p in m.parameters()}
     params = sum(p.numel() for p in model.parameters() if id(p) not in norm_params)
-    shape = (1, 3, spec.frames, spec.train_crop, spec.train_crop)
+    shape = (1, 3, *(clip or (spec.frames, spec.train_crop, spec.train_crop)))
     counter = FlopCounterMode(display=False)
     was_training = model.training
     model.eval()

@@ -40,7 +40,8 @@ def _field(default: Any, help: str, used_by: tuple[str, ...]) -> Any:
 @dataclass
 class TrainConfig:
     # Model
-    model: str = _field("xs", "model name: xs | s | m | l (X3D sizes)", BOTH)
+    model: str = _field("xs", f"model name from the registry: {' | '.join(MODEL_SPECS)} (`ar-core info` lists "
+                              f"their inputs and figures)", BOTH)
     network_head: str = _field("classification", "head type (only classification)", TRAIN)
     num_classes: int = _field(400, "classes of the head (ar-core takes them from the data set or the weights)",
                               API_ONLY)
@@ -50,7 +51,8 @@ class TrainConfig:
                             "saved in the model's metadata, so infer, export and the node use it too", BOTH)
     sampling_rate: int = _field(0, "take every n-th frame of a 30 fps video (SlowFast DATA.SAMPLING_RATE; 0: the "
                                     "model's recipe, e.g. 12 for xs)", BOTH)
-    dropout_rate: float = _field(0.5, "dropout before the head's projection (SlowFast MODEL.DROPOUT_RATE)", TRAIN)
+    dropout_rate: float = _field(0.5, "dropout before the classifier (SlowFast MODEL.DROPOUT_RATE; torchvision's "
+                                      "video ResNets and OTE's MobileNetV3 heads train with 0)", TRAIN)
     # Optimisation
     iters: int = _field(10, "training epochs (OpenDR calls them iters)", TRAIN)
     batch_size: int = _field(64, "global batch size in clips, split evenly over the processes of a torchrun job",
