@@ -125,7 +125,7 @@ def test_several_roots_and_lists_are_paired_by_position_and_val_root_applies(mma
 
 @pytest.mark.parametrize("text, line, reason", [
     ("a.avi 0\n0\n", 2, r"got 1: the path or the label is missing"),
-    ("a.avi walk\n", 1, r"label 'walk' is not an integer \(a 0-based class id\)"),
+    ("a.avi walk\n", 1, r"label 'walk' is not a 0-based integer \(a class id\)"),
     ("a.avi 0\nb.avi 1 2 3\n", 2, r"expected 7 fields, 3 or 2: .*; got 4"),
     ("a 2x 0\n", 1, r"num_frames '2x' is not a positive integer"),
     ("a.avi -1\n", 1, r"label id -1 out of range \(negative\)"),

@@ -570,17 +570,17 @@ class ListDataset(ClipDataset):
             raise AnnotationError(file, line, f"expected 7 fields, 3 or 2: {kinds}; got {len(fields)}{hint}")
         path = inside_root(root, fields[0], file, line)
         if len(fields) == 2:
-            return ListItem(file, line, _list_label(fields[1], file, line), path)
+            return ListItem(file, line, list_label(fields[1], file, line), path)
         if len(fields) == 3:
             if not fields[1].isdigit() or int(fields[1]) < 1:
                 raise AnnotationError(file, line, f"num_frames {fields[1]!r} is not a positive integer")
-            return ListItem(file, line, _list_label(fields[2], file, line), path, None, int(fields[1]), fps)
+            return ListItem(file, line, list_label(fields[2], file, line), path, None, int(fields[1]), fps)
         try:
             video_start, video_end, clip_start, clip_end = (int(f) for f in fields[2:6])
             clip_fps = float(fields[6])
         except ValueError:
             raise AnnotationError(file, line, f"label, frame numbers and fps must be numbers: {text!r}") from None
-        label = _list_label(fields[1], file, line)
+        label = list_label(fields[1], file, line)
         if not video_start <= clip_start <= clip_end <= video_end or clip_fps <= 0:
             raise AnnotationError(file, line, "need start_video <= start_clip <= end_clip <= end_video and fps > 0, "
                                               f"got {video_start} {clip_start} {clip_end} {video_end} fps {clip_fps}")
@@ -615,14 +615,19 @@ class VideoFolderDataset(ClipDataset):
         super().__init__(items, classes, **knobs)
 
 
-def _list_label(text: str, file, line: int) -> int:
-    """A 0-based integer class id (mmaction2, OTE), or an error naming the line."""
+def list_label(text: str, file, line: int, classes: Sequence[str] | None = None) -> int:
+    """A 0-based integer class id (mmaction2, OTE), or with `classes` also a class name, checked against them;
+    else an error naming the line."""
+    if classes and text in classes:
+        return list(classes).index(text)
     try:
         value = int(text)
     except ValueError:
-        raise AnnotationError(file, line, f"label {text!r} is not an integer (a 0-based class id)") from None
-    if value < 0:
-        raise AnnotationError(file, line, f"label id {value} out of range (negative)")
+        named = f" nor a class of the labels file ({', '.join(list(classes)[:5])}, ...)" if classes else ""
+        raise AnnotationError(file, line, f"label {text!r} is not a 0-based integer (a class id){named}") from None
+    if value < 0 or (classes and value >= len(classes)):
+        limit = f"0..{len(classes) - 1}" if classes else "(negative)"
+        raise AnnotationError(file, line, f"label id {value} out of range {limit}")
     return value
 
 

@@ -20,7 +20,7 @@ import cv2
 
 from ..atomic import atomic_path
 from ..labels import read_labels
-from .datasets import AnnotationError, annotation_lines, inside_root
+from .datasets import AnnotationError, annotation_lines, inside_root, list_label
 from .video import VideoError, frame_to_rgb, iter_frames, probe
 
 log = logging.getLogger(__name__)
@@ -67,23 +67,13 @@ def read_video_list(list_file: str | os.PathLike, video_root: str | os.PathLike 
     name is accepted too). Paths are relative to `video_root` (default: the list's folder)."""
     list_file = Path(list_file)
     root = Path(video_root) if video_root else list_file.parent
-    index = {name: i for i, name in enumerate(labels or [])}
     items, seen = [], {}
     for line, text in annotation_lines(list_file):
         relative, _, label_text = text.rpartition(" ")
         relative = relative.strip()
         if not relative:
             raise AnnotationError(list_file, line, f"expected '<video> <label>', got {text!r}")
-        if label_text.lstrip("-").isdigit():
-            label = int(label_text)
-        elif label_text in index:
-            label = index[label_text]
-        else:
-            known = f" nor a class of the labels file ({', '.join(list(index)[:5])}, ...)" if labels else ""
-            raise AnnotationError(list_file, line, f"label {label_text!r} is not a 0-based integer{known}")
-        if label < 0 or (labels and label >= len(labels)):
-            limit = f"0..{len(labels) - 1}" if labels else "0.."
-            raise AnnotationError(list_file, line, f"label id {label} out of range {limit}")
+        label = list_label(label_text, list_file, line, labels)
         video = inside_root(root, relative, list_file, line)
         rel_dir = Path(os.path.normpath(relative)).with_suffix("").as_posix()
         if rel_dir in seen:
