@@ -87,3 +87,16 @@ def test_refusals_name_the_file_and_what_was_expected(tmp_path):
     assert open_model(plain, "xs").metadata.model == "xs"
     with pytest.raises(ModelFormatError, match="holds X3D-XS, not X3D-S as requested"):
         open_model(helpers.weights_file(), "s")
+
+
+def test_a_head_whose_classes_are_its_second_axis_opens_with_its_class_count(tmp_path):
+    # OTE's cosine head stores cls_head.fc_angular.weight as (embedding, classes): the count is not shape[0].
+    from ar_core.models import get_spec
+    from ar_core.models.metadata import ModelMetadata
+
+    network = build_model("x3d_mobilenetv3", num_classes=3)
+    torch.save(network.state_dict(), tmp_path / "x3d_mobilenetv3.pth")
+    ModelMetadata.for_spec(get_spec("x3d_mobilenetv3"), ["a", "b", "c"]).write_json(tmp_path / "x3d_mobilenetv3.json")
+    source = open_model(tmp_path / "x3d_mobilenetv3.pth")
+    assert source.module.num_classes == 3 and source.metadata.classes == ["a", "b", "c"]
+    torch.testing.assert_close(source.module.state_dict(), network.state_dict())

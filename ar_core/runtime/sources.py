@@ -219,7 +219,7 @@ def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None)
         also = f" (its keys are those of {' or '.join(holds)})" if holds else ""
         raise ModelFormatError(f"{path} is not a {get_spec(name).title} checkpoint: it has no "
                                f"{_classifier_keys(name)[0]}{also}")
-    num_classes = head.shape[0]
+    num_classes = head.shape[_class_axis(name)]
     if metadata is None:
         metadata = ModelMetadata.for_spec(get_spec(name), _default_classes(num_classes, str(path)))
     network = build_model(metadata.model, num_classes=num_classes, frames=metadata.frames).eval()
@@ -288,6 +288,17 @@ def _default_classes(num_classes: int, what: str) -> list[str]:
 def _classifier_keys(name: str) -> tuple[str, str]:
     with torch.device("meta"):  # the names only: no memory, no initialisation
         return classifier_keys(build_model(name))
+
+
+def _class_axis(name: str) -> int:
+    """The axis of the first classifier tensor that counts classes: 0 for a Linear's weight, 1 for OTE's cosine
+    head (cls_head.fc_angular.weight is embedding x classes); found as the axis a second class changes."""
+    with torch.device("meta"):
+        network = build_model(name)
+        key = classifier_keys(network)[0]
+        own = network.state_dict()[key].shape
+        other = build_model(name, network.num_classes + 1).state_dict()[key].shape
+    return next(axis for axis, (a, b) in enumerate(zip(own, other)) if a != b)
 
 
 def _network_classes(network: nn.Module) -> int | None:
