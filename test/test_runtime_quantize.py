@@ -145,3 +145,19 @@ def test_report_without_labels_has_no_accuracy():
     assert (report.samples, report.top1_agreement) == (4, 1.0)
     assert report.reference_accuracy is None and "accuracy" not in str(report)
     assert report.max_abs_diff < 1e-4 and report.reference_ms > 0 and "latency per clip" in str(report)
+
+
+def test_a_missing_validation_set_is_refused_before_anything_is_quantized(fp32_models, demo_recipe_run, tmp_path,
+                                                                         capsys):
+    # A list data set without val_annotations: the fp32/int8 comparison has no clips, found before NNCF runs.
+    from data_helpers import encode_video, pattern_frames
+
+    encode_video(tmp_path / "data/a.mp4", pattern_frames(24, 36, 48))
+    (tmp_path / "data/train.txt").write_text("a.mp4 0\n")
+    (tmp_path / "labels.txt").write_text("\n".join(demo_recipe_run.learner.classes) + "\n")
+    out = tmp_path / "int8"
+    assert main(["export", "--weights", str(fp32_models["onnx"]), "--int8", "--dataset", "list", "--data-root",
+                 str(tmp_path / "data"), "--annotations", str(tmp_path / "data/train.txt"), "--labels",
+                 str(tmp_path / "labels.txt"), "--calib-clips", "1", "--out", str(out)]) == 2
+    assert "dataset 'list' needs val_annotations" in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []  # nothing quantized, nothing half-written

@@ -195,6 +195,8 @@ def export_checkpoint(weights: str | os.PathLike, fmt: str | None, out_dir: str 
         batch = 1 if fmt != "tensorrt" else max(1, min(8, len(data), calib_clips))
         calibration = CalibrationBatches(data, batch_size=batch, max_samples=calib_clips,
                                          input_shape=metadata.input_shape)
+        if fmt != "tensorrt":  # built before quantizing, so a missing validation set leaves no files behind
+            validation = _labelled_like(clips(metadata, "val"), metadata, "validation")
     with tempfile.TemporaryDirectory(dir=_parent(out_dir / stem), prefix=".export-") as tmp:
         fp32 = source.path if exported else export_onnx(source.module, metadata, Path(tmp) / "fp32.onnx",
                                                         do_constant_folding=constant_folding)
@@ -209,7 +211,6 @@ def export_checkpoint(weights: str | os.PathLike, fmt: str | None, out_dir: str 
                 fp32 = out_dir / f"{stem}.onnx"
             return ExportResult(_files(fp32))
         path = quantize_file(fp32, out_dir / f"{stem}{fp32.suffix}", calibration, preset)
-        validation = _labelled_like(clips(metadata, "val"), metadata, "validation")
         report = _quantization_report(fp32, path, validation, num_threads)
     report_path = _write_report(out_dir / f"{stem}.quantization.json", path, source, calibration, calib_clips,
                                 report, num_threads)
