@@ -83,16 +83,30 @@ def _probabilities_in_eval(module: nn.Module, inputs, logits: torch.Tensor) -> t
     return logits if module.training else logits.softmax(dim=-1)
 
 
-def classifier_keys(network: nn.Module) -> tuple[str, ...]:
-    """State-dict keys of the tensors whose shape follows the class count (the classifier a new class count
-    replaces): found by building the same entry with one class more, on the meta device."""
+def classifier_axes(network: nn.Module) -> dict[str, int]:
+    """State-dict key -> class axis of each tensor whose shape follows the class count (the classifier a new
+    class count replaces; axis 0 for a Linear's weight, 1 for OTE's cosine head, which stores embedding x
+    classes): found by building the same entry with one class more, on the meta device."""
     with torch.device("meta"):
         other = build_model(network.spec.name, network.num_classes + 1, frames=network.spec.frames).state_dict()
-    own = network.state_dict()
-    keys = tuple(key for key, tensor in own.items() if other[key].shape != tensor.shape)
-    if not keys:
+    axes = {key: next(axis for axis, (a, b) in enumerate(zip(tensor.shape, other[key].shape)) if a != b)
+            for key, tensor in network.state_dict().items() if other[key].shape != tensor.shape}
+    if not axes:
         raise ValueError(f"{network.spec.title}: no tensor follows the class count")
-    return keys
+    return axes
+
+
+def classifier_keys(network: nn.Module) -> tuple[str, ...]:
+    """State-dict keys of the classifier tensors (see classifier_axes)."""
+    return tuple(classifier_axes(network))
+
+
+def checkpoint_classes(name: str, state: Mapping[str, torch.Tensor]) -> int | None:
+    """The class count of a state dict of entry `name`, read along its classifier's class axis; None when
+    the state dict has no such classifier."""
+    with torch.device("meta"):
+        key, axis = next(iter(classifier_axes(build_model(name)).items()))
+    return state[key].shape[axis] if key in state and state[key].ndim > axis else None
 
 
 def identify(state: Mapping[str, torch.Tensor]) -> list[str]:

@@ -9,7 +9,6 @@ Module and parameter names follow the SlowFast implementation so that the offici
 """
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -19,7 +18,6 @@ from torch.nn import functional as F
 
 from .specs import KINETICS_CLASSES, ModelSpec
 
-log = logging.getLogger(__name__)
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
@@ -239,8 +237,6 @@ def init_weights(model: nn.Module, fc_std: float = 0.01) -> None:
 
 
 def build_x3d(spec: ModelSpec, num_classes: int = KINETICS_CLASSES, dropout_rate: float = DROPOUT_RATE) -> X3D:
-    """X3D of `spec`'s size, its head pooling over spec.frames; a `num_classes` other than 400 gets a new head."""
-    if num_classes != KINETICS_CLASSES:
-        log.info("%s: num_classes=%d replaces the %d-class Kinetics head (head.projection is newly "
-                 "initialised and not loaded from Kinetics checkpoints)", spec.title, num_classes, KINETICS_CLASSES)
+    """X3D of `spec`'s size, its head pooling over spec.frames (loading a checkpoint of another class count
+    keeps this new head and says so: checkpoints.load_state_dict)."""
     return X3D(spec, num_classes, dropout=dropout_rate)

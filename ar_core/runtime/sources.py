@@ -31,7 +31,7 @@ from torch import nn
 from ..labels import kinetics400_labels
 from ..models import KINETICS_CLASSES, MODEL_SPECS, build_model, get_spec
 from ..models.checkpoints import load_state_dict, read_state_dict
-from ..models.registry import classifier_keys, identify
+from ..models.registry import checkpoint_classes, classifier_keys, identify
 from ..models.metadata import INFERENCE_MODES, ModelMetadata
 from ..models.streaming import StreamingX3D, stream_metadata, to_streaming
 from .base import ModelFormatError, WeightsNotFound, require_package
@@ -213,13 +213,12 @@ def _open_weights(path: Path, metadata: ModelMetadata | None, model: str | None)
         guess = f"its keys are those of {' or '.join(holds)}" if holds else "its keys match no registry model"
         raise ModelFormatError(f"{path} has no metadata ({path.with_suffix(METADATA_SUFFIX).name} beside it) and "
                                f"{guess}; say which model it is (model=..., one of {', '.join(MODEL_SPECS)})")
-    head = state.get(_classifier_keys(name)[0])
-    if head is None:
+    num_classes = checkpoint_classes(name, state)
+    if num_classes is None:
         holds = [n for n in identify(state) if n != get_spec(name).name]
         also = f" (its keys are those of {' or '.join(holds)})" if holds else ""
-        raise ModelFormatError(f"{path} is not a {get_spec(name).title} checkpoint: it has no "
-                               f"{_classifier_keys(name)[0]}{also}")
-    num_classes = head.shape[_class_axis(name)]
+        raise ModelFormatError(f"{path} is not a {get_spec(name).title} checkpoint: it has no classifier "
+                               f"{' / '.join(_classifier_keys(name))}{also}")
     if metadata is None:
         metadata = ModelMetadata.for_spec(get_spec(name), _default_classes(num_classes, str(path)))
     network = build_model(metadata.model, num_classes=num_classes, frames=metadata.frames).eval()
@@ -285,20 +284,9 @@ def _default_classes(num_classes: int, what: str) -> list[str]:
     return list(kinetics400_labels())
 
 
-def _classifier_keys(name: str) -> tuple[str, str]:
+def _classifier_keys(name: str) -> tuple[str, ...]:
     with torch.device("meta"):  # the names only: no memory, no initialisation
         return classifier_keys(build_model(name))
-
-
-def _class_axis(name: str) -> int:
-    """The axis of the first classifier tensor that counts classes: 0 for a Linear's weight, 1 for OTE's cosine
-    head (cls_head.fc_angular.weight is embedding x classes); found as the axis a second class changes."""
-    with torch.device("meta"):
-        network = build_model(name)
-        key = classifier_keys(network)[0]
-        own = network.state_dict()[key].shape
-        other = build_model(name, network.num_classes + 1).state_dict()[key].shape
-    return next(axis for axis, (a, b) in enumerate(zip(own, other)) if a != b)
 
 
 def _network_classes(network: nn.Module) -> int | None:
