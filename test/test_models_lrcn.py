@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ar_core.models.lrcn import ENTRIES, ResNet18Trunk, build_lrcn
-from model_zoo_helpers import (assert_entry_complete, assert_onnx_matches_torch, assert_state_dict_round_trip,
+from model_zoo_helpers import (assert_entry_complete, assert_state_dict_round_trip,
                                gflops, parameter_counts, training_losses)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,8 +77,8 @@ def test_state_dict_round_trip(tmp_path):
     assert_state_dict_round_trip(build_lrcn, torch.randn(2, 3, 4, 32, 32), tmp_path)
 
 
-def test_onnx_matches_torch(tmp_path):
-    assert_onnx_matches_torch(build_lrcn, (3, 4, 32, 32), tmp_path)
+# ONNX parity of this entry through the project's export path (export_checkpoint -> onnxruntime and
+# openvino engines) is test_model_zoo.py's; this file checks the module's own shapes and counts.
 
 
 def test_training_loss_falls():

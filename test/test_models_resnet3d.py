@@ -131,9 +131,9 @@ def test_state_dict_round_trip(name, tmp_path):
     assert_state_dict_round_trip(ENTRIES[name]["builder"], torch.randn(2, 3, 4, 32, 32), tmp_path)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_onnx_matches_torch(name, tmp_path):
-    assert_onnx_matches_torch(ENTRIES[name]["builder"], (3, 4, 32, 32), tmp_path)
+def test_onnx_matches_torch(tmp_path):
+    # r3d_18 goes through the project's export path in test_model_zoo.py; R(2+1)D-18's factorised convs here.
+    assert_onnx_matches_torch(ENTRIES["r2plus1d_18"]["builder"], (3, 4, 32, 32), tmp_path)
 
 
 @pytest.mark.parametrize("name", NAMES)
