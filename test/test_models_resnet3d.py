@@ -120,9 +120,9 @@ def test_forward_gives_logits_at_small_inputs(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_clips_name_the_expected_shape(name):
     model = ENTRIES[name]["builder"]().eval()
-    with pytest.raises(ValueError, match=rf"{name} expects clips of shape \(N, 3, T, H, W\).*got \(1, 1, 4, 32, 32\)"):
+    with pytest.raises(ValueError, match=rf"{name} expects clips of shape \(N, 3, T>=1, H, W\).*got \(1, 1, 4, 32, 32\)"):
         model(torch.randn(1, 1, 4, 32, 32))
-    with pytest.raises(ValueError, match=r"got \(3, 4, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"got 4 dimensions: \(3, 4, 32, 32\)"):
         model(torch.randn(3, 4, 32, 32))
 
 

@@ -131,7 +131,7 @@ def test_forward_gives_logits_at_small_inputs():
 
 def test_bad_clips_name_the_expected_shape():
     model = build_s3d().eval()
-    with pytest.raises(ValueError, match=r"s3d expects clips of shape \(N, 3, T, H, W\) with T >= 5, "
+    with pytest.raises(ValueError, match=r"s3d expects clips of shape \(N, 3, T>=5, H, W\) \(at least 5 frames\), "
                                          r"got \(1, 3, 4, 64, 64\)"):
         model(torch.randn(1, 3, 4, 64, 64))
     with pytest.raises(ValueError, match=r"got \(1, 1, 8, 32, 32\)"):

@@ -1,4 +1,4 @@
-"""Input and head-argument checks shared by the model-zoo families (slowfast, lrcn, fstcn).
+"""Input and head-argument checks shared by the model-zoo families (resnet3d, s3d, slowfast, lrcn, fstcn).
 
 They run at the top of `forward` on static shape values only, so they cost nothing in eager mode and vanish
 from exported graphs (torch.export sees Python ints there; only the batch axis is dynamic).
@@ -12,7 +12,7 @@ def check_clips(clips: torch.Tensor, model: str, min_frames: int = 1, channels: 
     """Raise a ValueError naming the expected (N, 3, T>=min_frames, H, W) shape when `clips` does not fit."""
     expected = f"(N, {channels}, T>={min_frames}, H, W)"
     if clips.dim() != 5:
-        raise ValueError(f"{model} expects clips of shape {expected}, got {clips.dim()} dimensions "
+        raise ValueError(f"{model} expects clips of shape {expected}, got {clips.dim()} dimensions: "
                          f"{tuple(clips.shape)}")
     if clips.shape[1] != channels:
         raise ValueError(f"{model} expects clips of shape {expected} ({channels} RGB channels), got "

@@ -25,18 +25,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .clip_checks import check_clips
+
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 STAGE_WIDTHS = (64, 128, 256, 512)
 BLOCKS_PER_STAGE = (2, 2, 2, 2)
 R2PLUS1D_STEM_MID = 45  # torchvision's fixed mid-plane count of the (2+1)D stem
-
-
-def check_clips(x: torch.Tensor, min_frames: int, model: str) -> None:
-    """Refuse clips that are not (N, 3, T >= min_frames, H, W), naming the shape; shapes are static when exported."""
-    if x.ndim != 5 or x.shape[1] != 3 or x.shape[2] < min_frames:
-        raise ValueError(f"{model} expects clips of shape (N, 3, T, H, W) with T >= {min_frames}, "
-                         f"got {tuple(x.shape)}")
 
 
 def mid_planes(in_planes: int, out_planes: int) -> int:
@@ -117,26 +112,27 @@ class VideoResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()  # holds no state
         self.fc = nn.Linear(in_planes, num_classes)
-        _init_weights(self)
+        init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_clips(x, 1, self.name)
+        check_clips(x, self.name)
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.dropout(self.avgpool(x).flatten(1)))
 
 
-def _init_weights(model: nn.Module) -> None:
-    """torchvision's initialisation, so training from scratch starts where its recipe starts."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm3d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+def init_weights(model: nn.Module, fc_std: float = 0.01) -> None:
+    """torchvision's (and SlowFast's) initialisation of video ResNets: Kaiming fan-out convs, unit BatchNorm,
+    a small-std classifier; so training from scratch starts where their recipes start."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv3d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm3d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=fc_std)
+            nn.init.zeros_(module.bias)
 
 
 def build_r3d_18(num_classes: int = 400, dropout_rate: float = 0.0) -> nn.Module:

@@ -29,7 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .resnet3d import KINETICS_MEAN, KINETICS_STD, check_clips
+from .clip_checks import check_clips
+from .resnet3d import KINETICS_MEAN, KINETICS_STD
 
 BN_EPS = 0.001
 BN_MOMENTUM = 0.001
@@ -104,7 +105,7 @@ class S3D(nn.Module):
                                         nn.Conv3d(1024, num_classes, kernel_size=1, bias=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_clips(x, MIN_FRAMES, "s3d")
+        check_clips(x, "s3d", min_frames=MIN_FRAMES)
         x = self.features(x)
         window = tuple(min(w, s) for w, s in zip(POOL_WINDOW, x.shape[2:]))
         x = self.classifier(F.avg_pool3d(x, window, stride=1))

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .clip_checks import check_clips, check_head_args
+from .resnet3d import init_weights
 
 ALPHA = 8  # frame-rate ratio fast/slow (the paper's 4x16 instantiation: T=4 slow frames, 32 fast)
 BETA_INV = 8  # channel ratio slow/fast
@@ -187,24 +188,6 @@ class SlowFast(nn.Module):
                 slow = self.fuse[i + 1](slow, fast)
         features = torch.cat([self.pool(slow).flatten(1), self.pool(fast).flatten(1)], dim=1)
         return self.projection(self.dropout(features))
-
-
-def init_weights(model: nn.Module, fc_std: float = 0.01) -> None:
-    """SlowFast's init: Kaiming convs, unit BN except zero on each block's last BN, small-std classifier."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv3d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(module, nn.BatchNorm3d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=fc_std)
-            nn.init.zeros_(module.bias)
-    for module in model.modules():  # each residual branch starts as the identity
-        if isinstance(module, BasicBlock):
-            nn.init.zeros_(module.b_bn.weight)
-        elif isinstance(module, Bottleneck):
-            nn.init.zeros_(module.c_bn.weight)
 
 
 def build_slowfast_r18(num_classes: int = 400, dropout_rate: float = DROPOUT_RATE) -> SlowFast:
