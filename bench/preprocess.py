@@ -58,7 +58,7 @@ def main() -> None:
     fast_ms = ms_per_call(FramePreprocessor.for_spec(spec), frames, args.repeats)
     naive_ms = ms_per_call(lambda rgb: naive_resize_then_crop(rgb, spec), frames, args.repeats)
     crop = spec.test_crop
-    print(f"{args.width}x{args.height} -> {crop}x{crop} (X3D-{spec.name.upper()}), {args.num_threads} thread(s), "
+    print(f"{args.width}x{args.height} -> {crop}x{crop} ({spec.title}), {args.num_threads} thread(s), "
           f"best of 5 x {args.repeats} frames")
     print(f"  FramePreprocessor        {fast_ms:7.3f} ms/frame")
     print(f"  naive torch resize+crop  {naive_ms:7.3f} ms/frame")

@@ -67,7 +67,7 @@ class BenchResult:
 
     def table(self) -> str:
         threads = f"{self.num_threads} threads" if self.num_threads else "default threads"
-        lines = [f"X3D-{self.model.upper()}, {self.frames}x{self.crop}x{self.crop} clips, {threads}, "
+        lines = [f"{get_spec(self.model).title}, {self.frames}x{self.crop}x{self.crop} clips, {threads}, "
                  f"{self.gmacs_per_clip:.2f} GMACs/clip at this crop; fp32 matmul peak "
                  f"{self.peak_gflops_per_s:.0f} GFLOP/s",
                  "weights: random init (timing only; no checkpoint given)" if self.random_weights else "weights: given",
