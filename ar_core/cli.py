@@ -245,11 +245,12 @@ def cmd_extract_clips(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    """Download the official Kinetics-400 X3D checkpoints (SlowFast model zoo, or the mirror $AR_ROS_MODEL_ZOO
-    names) into the cache or --dest."""
+    """Download published Kinetics-400 checkpoints (X3D from the SlowFast model zoo, R3D-18, R(2+1)D-18 and S3D
+    from torchvision's, or all from the mirror $AR_ROS_MODEL_ZOO names) into the cache or --dest."""
+    from .hub import CHECKPOINTS
     from .train.commands import run_download
 
-    models = _csv(args.model) if args.model else [_config_model(args.config)] if args.config else list(MODEL_SPECS)
+    models = _csv(args.model) if args.model else [_config_model(args.config)] if args.config else list(CHECKPOINTS)
     return run_download(models, args.dest, args.timeout)
 
 
@@ -384,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     download = commands.add_parser("download", help=_summary(cmd_download), description=cmd_download.__doc__)
     download.add_argument("--model", help="comma-separated model names, e.g. xs,s (default: the --config file's "
-                                          "model, else all four)")
+                                          "model, else every model with a published checkpoint)")
     download.add_argument("--dest", help="folder (default: $AR_ROS_CACHE or ~/.cache/ar_ros, where the ROS node looks)")
     download.add_argument("--timeout", type=float, default=10, help="seconds without data before giving up")
     download.add_argument("--config", metavar="YAML", help="training config whose model to download")

@@ -124,3 +124,11 @@ def test_download_skips_files_already_present(tmp_path, capsys):
         (tmp_path / f"x3d_{name}.pyth").write_bytes(b"cached")
     assert main(["download", "--model", "xs,s", "--dest", str(tmp_path)]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "x3d_xs.pyth"), str(tmp_path / "x3d_s.pyth")]
+    published = ["x3d_xs.pyth", "x3d_s.pyth", "x3d_m.pyth", "x3d_l.pyth", "r3d_18-b3b3357e.pth",
+                 "r2plus1d_18-91a641e6.pth", "s3d-d76dad2f.pth"]
+    for name in published:
+        (tmp_path / name).write_bytes(b"cached")
+    assert main(["download", "--dest", str(tmp_path)]) == 0  # default: every entry with a published checkpoint
+    assert capsys.readouterr().out.split() == [str(tmp_path / name) for name in published]
+    assert main(["download", "--model", "lrcn", "--dest", str(tmp_path)]) == 2
+    assert "no published checkpoint to download for 'lrcn'" in capsys.readouterr().err
