@@ -1,7 +1,8 @@
 """`make demo`: a camera stream published over DDS into the real activity_node, classifications shown live.
 
-The model: the official X3D-XS Kinetics-400 weights when cached or downloadable (the network gets 10 s), else an
-X3D-XS trained on SyntheticMotion by `ar-core train` (cached after the first run). The stream: the bundled
+The model (`--model`, any registry name, default X3D-XS): its official Kinetics-400 weights when it has them and
+they are cached or downloadable (the network gets 10 s), else the model trained on SyntheticMotion by `ar-core
+train` with the demo recipe (cached after the first run). The stream: the bundled
 Kinetics clip (arm wrestling) for the official weights, else a generated sequence of motion classes. Either way the
 true label of every frame is known, so the demo ends with accuracy and latency.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ar_core import hub
-from ar_core.models import get_spec
+from ar_core.models import MODEL_SPECS, get_spec
 from ar_core.runtime.sources import open_model
 from ar_core.stream.latency import LatencyStats
 from ar_core.stream.settings import ros_arguments
@@ -41,32 +42,44 @@ class DemoModel:
     official: bool
 
 
-def synthetic_model_dir() -> Path:
-    return hub.cache_dir() / "demo" / "x3d_xs_synthetic"
+def synthetic_model_dir(model: str) -> Path:
+    return hub.cache_dir() / "demo" / f"{get_spec(model).file_stem}_synthetic"
 
 
-def choose_model(train_epochs: int | None, train_samples: int | None, download_url: str | None) -> DemoModel:
-    cached = hub.cached_checkpoint("xs")
+def official_weights(model: str, download_url: str | None) -> tuple[DemoModel | None, str]:
+    """The model's published Kinetics-400 weights, cached or downloaded, or None and why not."""
+    spec = get_spec(model)
+    if spec.checkpoint is None:
+        return None, f"{spec.title} has no published checkpoint"
+    cached = hub.cached_checkpoint(model)
     if cached:
-        return DemoModel(cached, f"official X3D-XS Kinetics-400 weights (cached: {cached})", True)
+        return DemoModel(cached, f"official {spec.title} Kinetics-400 weights (cached: {cached})", True), ""
     try:
-        path = hub.download_checkpoint("xs", url=download_url, timeout=10)
-        return DemoModel(path, f"official X3D-XS Kinetics-400 weights (downloaded to {path})", True)
+        path = hub.download_checkpoint(model, url=download_url, timeout=10)
+        return DemoModel(path, f"official {spec.title} Kinetics-400 weights (downloaded to {path})", True), ""
     except (hub.DownloadError, OSError) as err:
-        reason = f"the official weights are not cached and could not be downloaded ({err})"
-    weights = synthetic_model_dir() / "x3d_xs.pth"
+        return None, f"the official weights are not cached and could not be downloaded ({err})"
+
+
+def choose_model(model: str, train_epochs: int | None, train_samples: int | None,
+                 download_url: str | None) -> DemoModel:
+    official, reason = official_weights(model, download_url)
+    if official:
+        return official
+    title = get_spec(model).title
+    weights = synthetic_model_dir(model) / f"{get_spec(model).file_stem}.pth"
     if weights.is_file():
-        return DemoModel(weights, f"X3D-XS trained on SyntheticMotion (cached: {weights}), because {reason}", False)
+        return DemoModel(weights, f"{title} trained on SyntheticMotion (cached: {weights}), because {reason}", False)
     recipe = f"{train_epochs} epochs" if train_epochs else f"the recipe in {DEMO_TRAIN_CONFIG.name}"
-    print(f"[demo] {reason}: training X3D-XS on SyntheticMotion once ({recipe}, cached afterwards)")
-    train_synthetic(train_epochs, train_samples)
-    return DemoModel(weights, f"X3D-XS trained on SyntheticMotion just now ({weights}), because {reason}", False)
+    print(f"[demo] {reason}: training {title} on SyntheticMotion once ({recipe}, cached afterwards)")
+    train_synthetic(model, train_epochs, train_samples)
+    return DemoModel(weights, f"{title} trained on SyntheticMotion just now ({weights}), because {reason}", False)
 
 
-def train_synthetic(epochs: int | None = None, samples: int | None = None) -> None:
-    """`ar-core train` on SyntheticMotion into the demo cache; the run shows its own progress bar."""
-    out = synthetic_model_dir()
-    command = [sys.executable, "-m", "ar_core.cli", "train", "--config", str(DEMO_TRAIN_CONFIG),
+def train_synthetic(model: str, epochs: int | None = None, samples: int | None = None) -> None:
+    """`ar-core train` of `model` on SyntheticMotion into the demo cache; the run shows its own progress bar."""
+    out = synthetic_model_dir(model)
+    command = [sys.executable, "-m", "ar_core.cli", "train", "--config", str(DEMO_TRAIN_CONFIG), "--model", model,
                "--temp-path", str(out.with_name(out.name + ".run"))]
     if epochs:
         command += ["--iters", str(epochs)]
@@ -74,10 +87,10 @@ def train_synthetic(epochs: int | None = None, samples: int | None = None) -> No
         command += ["--synthetic-samples", str(samples), "--synthetic-val-samples", str(max(16, samples // 4))]
     # One thread: on a machine with anything else running, two OpenMP threads on two cores run ~10x slower.
     subprocess.run(command, check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    trained = open_model(out.with_name(out.name + ".run"), "xs").path  # the newest model the run saved
+    trained = open_model(out.with_name(out.name + ".run"), model).path  # the newest model the run saved
     out.mkdir(parents=True, exist_ok=True)
     for suffix in (".pth", ".json"):  # under a fixed name
-        os.replace(trained.with_suffix(suffix), out / f"x3d_xs{suffix}")
+        os.replace(trained.with_suffix(suffix), out / f"{get_spec(model).file_stem}{suffix}")
 
 
 def official_stream(seconds: float) -> tuple[list[np.ndarray], list[str], float]:
@@ -105,21 +118,24 @@ def synthetic_stream(seconds: float, classes: list[str], size: int, segment_s: f
     return frames, labels, STREAM_FPS
 
 
-def run(seconds: float, train_epochs: int | None, train_samples: int | None, download_url: str | None) -> int:
+def run(model_name: str, seconds: float, train_epochs: int | None, train_samples: int | None,
+        download_url: str | None) -> int:
     t0 = time.monotonic()
-    model = choose_model(train_epochs, train_samples, download_url)
+    model = choose_model(model_name, train_epochs, train_samples, download_url)
     print(f"[demo] model: {model.description}")
+    metadata = open_model(model.weights, model_name).metadata
     if model.official:
         frames, truth, fps = official_stream(seconds)
     else:
-        metadata = open_model(model.weights).metadata
         frames, truth, fps = synthetic_stream(seconds, metadata.classes, metadata.crop)
     print(f"[demo] stream: {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps "
           f"on {TOPIC}, published over DDS into activity_node")
-    return stream_into_node(model, frames, truth, fps, t0)
+    return stream_into_node(model_name, model, frames, truth, fps, t0, clip_span_s=(metadata.frames - 1) *
+                            metadata.interval_s)
 
 
-def stream_into_node(model: DemoModel, frames, truth, fps: float, t0: float) -> int:
+def stream_into_node(model_name: str, model: DemoModel, frames, truth, fps: float, t0: float,
+                     clip_span_s: float) -> int:
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
@@ -135,7 +151,8 @@ def stream_into_node(model: DemoModel, frames, truth, fps: float, t0: float) -> 
     os.environ.update({k: env[k] for k in ("FASTRTPS_DEFAULT_PROFILES_FILE", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
     hub.cache_dir().mkdir(parents=True, exist_ok=True)
     log = open(hub.cache_dir() / "demo_node.log", "w")
-    parameters = ros_arguments(dict(weights=str(model.weights), qos_reliability="reliable", top_k=3))
+    parameters = ros_arguments(dict(model=model_name, weights=str(model.weights), qos_reliability="reliable",
+                                    top_k=3))
     node = subprocess.Popen([sys.executable, "-m", "ar_ros.activity_node", "--ros-args", *parameters,
                              "-r", f"image:={TOPIC}"], env=env, stdout=log, stderr=subprocess.STDOUT)
     rclpy.init()
@@ -188,16 +205,15 @@ def stream_into_node(model: DemoModel, frames, truth, fps: float, t0: float) -> 
         io.destroy_node()
         rclpy.try_shutdown()
         log.close()
-    return summarise(results, truth, fps, time.monotonic() - t0)
+    return summarise(results, truth, fps, time.monotonic() - t0, clip_span_s)
 
 
-def summarise(results, truth, fps: float, elapsed_s: float) -> int:
+def summarise(results, truth, fps: float, elapsed_s: float, clip_span_s: float) -> int:
     """Accuracy over the clips that lie within one activity (a clip across a change has no single truth)."""
     if not results:
         print("[demo] error: no classifications arrived", file=sys.stderr)
         return 1
-    spec = get_spec("xs")
-    span = round((spec.frames - 1) * spec.interval_s * fps)  # frames from a clip's oldest to newest
+    span = round(clip_span_s * fps)  # frames from a clip's oldest to newest
     latency = LatencyStats(len(results))
     for _, _, seconds in results:
         latency.add(seconds, 0.0)
@@ -213,13 +229,15 @@ def summarise(results, truth, fps: float, elapsed_s: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="xs", choices=list(MODEL_SPECS),
+                        help="registry name (ar-core info lists them)")
     parser.add_argument("--seconds", type=float, default=24.0, help="length of the camera stream")
     parser.add_argument("--train-epochs", type=int, default=None,
                         help="SyntheticMotion training epochs (first run; default: the config's)")
     parser.add_argument("--train-samples", type=int, default=None, help="SyntheticMotion clips (default: the config)")
-    parser.add_argument("--download-url", default=None, help="where to fetch x3d_xs.pyth (default: the model zoo)")
+    parser.add_argument("--download-url", default=None, help="where to fetch the model's checkpoint (default: the model zoo)")
     args = parser.parse_args(argv)
-    return run(args.seconds, args.train_epochs, args.train_samples, args.download_url)
+    return run(args.model, args.seconds, args.train_epochs, args.train_samples, args.download_url)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,17 @@ def test_demo_end_to_end_at_reduced_length(tmp_path):
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "(cached:" in second.stdout and "training X3D-XS" not in second.stdout
+
+
+def test_demo_trains_and_serves_a_model_without_published_weights(tmp_path):
+    # LRCN has no published checkpoint: nothing is downloaded, the demo recipe trains it, the node serves it.
+    env = dict(os.environ, AR_ROS_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-m", "ar_ros.demo", "--model", "lrcn", "--seconds", "8", "--train-epochs", "1",
+               "--train-samples", "32"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "LRCN has no published checkpoint: training LRCN on SyntheticMotion" in out, out
+    rows = [line for line in out.splitlines() if line.strip().endswith(")") and " s  " in line and "truth:" in line]
+    assert len(rows) >= 3, out
+    assert (tmp_path / "cache" / "demo" / "lrcn_synthetic" / "lrcn.pth").is_file()

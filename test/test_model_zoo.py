@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import re
 
 import numpy as np
@@ -34,6 +33,7 @@ MIN_FRAMES = {"slowfast_r18": 8, "fstcn": 10, "s3d": 5}
 # exports with ONNX parity in its test_models_<family>.py; the project path for all nine non-X3D entries and XS
 # passed once (432 s, too slow for CI on 2 cores: their dynamo exports take 20-120 s each).
 ZOO = ("r3d_18", "slowfast_r18", "lrcn")
+LRCN_CLIPS, LRCN_FRAMES = 6144, 4  # one epoch of these trains LRCN above chance (docs/models.md)
 
 
 def frames_of(name: str) -> int:
@@ -81,35 +81,34 @@ TRAIN_3D = ["--model", "r3d_18", "--crop", str(CROP), "--frames", "4", "--device
 
 @pytest.fixture(scope="module")
 def trained_3d(tmp_path_factory):
-    """R3D-18 trained by `ar-core train` on SyntheticMotion: (run directory, what it printed)."""
+    """R3D-18 trained by `ar-core train` on SyntheticMotion (2 classes, 32 px, 4 frames, 256 clips x 3 epochs, lr 1e-3
+    cosine; ~80 s on one core): (run directory, what it printed). Fewer clips (48-160) or a larger lr did not
+    generalise reliably (docs/models.md)."""
     run = tmp_path_factory.mktemp("r3d_run")
-    printed = _cli(["train", *TRAIN_3D, "--synthetic-samples", "48", "--synthetic-val-samples", "24",
-                    "--batch-size", "8", "--iters", "3", "--optimizer", "adam", "--lr", "1e-3", "--dropout-rate", "0",
-                    "--log-every", "100", "--temp-path", str(run)])
+    printed = _cli(["train", *TRAIN_3D, "--synthetic-samples", "256", "--synthetic-val-samples", "128",
+                    "--batch-size", "16", "--iters", "3", "--optimizer", "adam", "--lr", "1e-3", "--lr-schedule",
+                    "cosine", "--dropout-rate", "0", "--log-every", "100", "--temp-path", str(run)])
     return run, printed
 
 
-def test_a_3d_entry_trains_with_the_cli(trained_3d):
-    # R3D-18's training loss falls within this budget (~35 s); above chance on validation it is not reliable
-    # here (validation top-1 0.49 to 1.0 over seeds and clip counts at 32 px: docs/models.md).
+def test_a_3d_entry_trains_above_chance_with_the_cli(trained_3d):
     run, printed = trained_3d
     top1 = float(re.search(r"validation: top-1 ([\d.]+)%", printed)[1]) / 100
-    loss = float(re.search(r"last training loss ([\d.]+)", printed)[1])
-    print(f"r3d_18 (ar-core train, 2 classes): validation top-1 {top1:.3f}, last training loss {loss:.3f}")
-    assert loss < 0.9 * math.log(2), printed  # ln 2 at chance
+    print(f"r3d_18 (ar-core train, 2 classes): validation top-1 {top1:.3f} on 128 unseen clips")
+    assert top1 >= 0.7, printed  # 128 clips: chance is 0.5 +- 0.044; 1.0 when measured
     assert (run / "r3d_18.pth").is_file() and json.loads((run / "r3d_18.json").read_text())["model"] == "r3d_18"
 
 
-def test_a_3d_entry_trains_above_chance_with_the_learner():
-    """R3D-18 through X3DLearner.fit on SyntheticMotion (2 classes, 32 px, 4 frames, 256 clips, 3 epochs, ~75 s on
-    one core): validation top-1 1.0 on 128 unseen clips when measured; fewer clips (48-160) or a larger lr did
-    not generalise reliably (docs/models.md)."""
-    learner = X3DLearner(backbone="r3d_18", num_classes=2, crop=CROP, frames=4, device="cpu", batch_size=16,
-                         iters=3, optimizer="adam", lr=1e-3, lr_schedule="cosine", dropout_rate=0.0, seed=3,
+def test_a_2d_lstm_entry_trains_above_chance_with_the_learner():
+    """LRCN through X3DLearner.fit on SyntheticMotion (2 classes, 32 px): a per-frame 2D CNN sees no motion, so the
+    LSTM must learn direction from how frame features change, and it needs many different clips to (docs/models.md:
+    256-2048 clips memorised or stayed at chance, 4096 gave 0.63-0.69, 6144 gave 0.91)."""
+    learner = X3DLearner(backbone="lrcn", num_classes=2, crop=CROP, frames=LRCN_FRAMES, device="cpu", batch_size=16,
+                         iters=1, optimizer="adam", lr=1e-3, lr_schedule="cosine", dropout_rate=0.0, seed=3,
                          log_every=1000)
-    learner.fit(SyntheticMotion(256, 2, frames=4, size=CROP, seed=5))
-    top1 = learner.eval(SyntheticMotion(128, 2, frames=4, size=CROP, seed=6))["top1"]
-    print(f"r3d_18 (X3DLearner.fit, 2 classes): validation top-1 {top1:.3f}")
+    learner.fit(SyntheticMotion(LRCN_CLIPS, 2, frames=LRCN_FRAMES, size=CROP, seed=5))
+    top1 = learner.eval(SyntheticMotion(128, 2, frames=LRCN_FRAMES, size=CROP, seed=6))["top1"]
+    print(f"lrcn (X3DLearner.fit, 2 classes): validation top-1 {top1:.3f} on 128 unseen clips")
     assert top1 >= 0.7  # 128 clips: chance is 0.5 +- 0.044
 
 

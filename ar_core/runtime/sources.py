@@ -84,7 +84,7 @@ def open_model(weights: str | os.PathLike, model: str | None = None, *, kinds: S
                pool_frames: int | None = None) -> ModelSource:
     """The model that `weights` names, of the first of `kinds` (default: any) it holds.
 
-    model: the size (xs, s, m, l): picks a folder's x3d_<size> files, describes weights that have no metadata,
+    model: a registry name: picks a folder's <file stem> files, describes weights that have no metadata,
         and must agree with the metadata otherwise.
     metadata: replaces what the files carry.
     crop: run at this crop (torch models only; an export keeps the crop it was made for).
