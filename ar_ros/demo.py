@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-epochs", type=int, default=None,
                         help="SyntheticMotion training epochs (first run; default: the config's)")
     parser.add_argument("--train-samples", type=int, default=None, help="SyntheticMotion clips (default: the config)")
-    parser.add_argument("--download-url", default=None, help="where to fetch the model's checkpoint (default: the model zoo)")
+    parser.add_argument("--download-url", default=None,
+                        help="where to fetch the model's checkpoint (default: its model zoo)")
     args = parser.parse_args(argv)
     return run(args.model, args.seconds, args.train_epochs, args.train_samples, args.download_url)
 

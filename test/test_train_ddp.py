@@ -33,9 +33,9 @@ def _rank_batches(rank: int, epoch: int) -> list[list[int]]:
     return [order[i:i + per_rank] for i in range(0, len(order), per_rank)]
 
 
-def _reference_model() -> torch.nn.Module:
+def _reference_model(settings: dict) -> torch.nn.Module:
     torch.set_num_threads(1)
-    learner = X3DLearner(**LEARNER)
+    learner = X3DLearner(**settings)
     model = learner.model.train()
     data = SyntheticMotion(SAMPLES, size=LEARNER["crop"], seed=5)
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNER["lr"], momentum=LEARNER["momentum"])
@@ -66,13 +66,15 @@ def _reference_model() -> torch.nn.Module:
     return model
 
 
-def test_two_process_ddp_equals_split_batch_reference(tmp_path):
-    mp.spawn(ddp_worker, args=(WORLD, free_port(), str(tmp_path), LEARNER, SAMPLES, VAL_SAMPLES, STEPS),
+@pytest.mark.parametrize("model", ["xs", "lrcn"])  # a 3D CNN, and a 2D CNN + LSTM through the same DDP path
+def test_two_process_ddp_equals_split_batch_reference(model, tmp_path):
+    settings = dict(LEARNER, backbone=model)
+    mp.spawn(ddp_worker, args=(WORLD, free_port(), str(tmp_path), settings, SAMPLES, VAL_SAMPLES, STEPS),
              nprocs=WORLD)
     ranks = [torch.load(tmp_path / f"{rank}.pt", weights_only=True) for rank in range(WORLD)]
-    model = _reference_model()
-    reference = model.state_dict()
-    initial = X3DLearner(**LEARNER).model.state_dict()
+    trained = _reference_model(settings)
+    reference = trained.state_dict()
+    initial = X3DLearner(**settings).model.state_dict()
     moved = 0
     for name, expected in reference.items():
         assert torch.allclose(ranks[0][name].float(), expected.float(), atol=1e-5, rtol=0), name
@@ -83,7 +85,7 @@ def test_two_process_ddp_equals_split_batch_reference(tmp_path):
 
     # Validation ran sharded over both ranks and was gathered: it matches one process scoring every clip.
     val = SyntheticMotion(VAL_SAMPLES, size=LEARNER["crop"], seed=6)
-    metrics = evaluate(model.eval(), val, val.classes, batch_size=4, device=torch.device("cpu"))
+    metrics = evaluate(trained.eval(), val, val.classes, batch_size=4, device=torch.device("cpu"))
     for rank in range(WORLD):
         summary = json.loads((tmp_path / f"{rank}.json").read_text())
         assert summary["iteration"] == STEPS
