@@ -101,10 +101,11 @@ def test_a_3d_entry_trains_above_chance_with_the_cli(trained_3d):
 
 def test_a_2d_lstm_entry_trains_above_chance_with_the_learner():
     """LRCN through X3DLearner.fit on SyntheticMotion (2 classes, 16 px): a per-frame 2D CNN sees no motion, so the
-    LSTM must learn direction from how frame features change, and it needs many different clips to (docs/models.md:
-    256-2048 clips memorised or stayed at chance, 4096 gave 0.63-0.69, 6144 gave 0.89 at 16 px, 0.91 at 32 px)."""
-    learner = X3DLearner(backbone="lrcn", num_classes=2, crop=LRCN_CROP, frames=LRCN_FRAMES, device="cpu", batch_size=16,
-                         iters=1, optimizer="adam", lr=1e-3, lr_schedule="cosine", dropout_rate=0.0, seed=3,
+    LSTM must learn direction from how frame features change; for that it needs many different clips
+    (docs/models.md: 256-2048 clips memorised or stayed at chance, 4096 gave 0.63-0.69, 6144 gave 0.89 at 16 px,
+    0.91 at 32 px)."""
+    learner = X3DLearner(backbone="lrcn", num_classes=2, crop=LRCN_CROP, frames=LRCN_FRAMES, device="cpu",
+                         batch_size=16, iters=1, optimizer="adam", lr=1e-3, lr_schedule="cosine", dropout_rate=0.0, seed=3,
                          log_every=1000)
     learner.fit(SyntheticMotion(LRCN_CLIPS, 2, frames=LRCN_FRAMES, size=LRCN_CROP, seed=5))
     top1 = learner.eval(SyntheticMotion(128, 2, frames=LRCN_FRAMES, size=LRCN_CROP, seed=6))["top1"]
