@@ -105,8 +105,8 @@ def test_a_2d_lstm_entry_trains_above_chance_with_the_learner():
     (docs/models.md: 256-2048 clips memorised or stayed at chance, 4096 gave 0.63-0.69, 6144 gave 0.89 at 16 px,
     0.91 at 32 px)."""
     learner = X3DLearner(backbone="lrcn", num_classes=2, crop=LRCN_CROP, frames=LRCN_FRAMES, device="cpu",
-                         batch_size=16, iters=1, optimizer="adam", lr=1e-3, lr_schedule="cosine", dropout_rate=0.0, seed=3,
-                         log_every=1000)
+                         batch_size=16, iters=1, optimizer="adam", lr=1e-3, lr_schedule="cosine", dropout_rate=0.0,
+                         seed=3, log_every=1000)
     learner.fit(SyntheticMotion(LRCN_CLIPS, 2, frames=LRCN_FRAMES, size=LRCN_CROP, seed=5))
     top1 = learner.eval(SyntheticMotion(128, 2, frames=LRCN_FRAMES, size=LRCN_CROP, seed=6))["top1"]
     print(f"lrcn (X3DLearner.fit, 2 classes): validation top-1 {top1:.3f} on 128 unseen clips")
