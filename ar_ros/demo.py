@@ -51,6 +51,8 @@ def official_weights(model: str, download_url: str | None) -> tuple[DemoModel | 
     spec = get_spec(model)
     if spec.checkpoint is None:
         return None, f"{spec.title} has no published checkpoint"
+    if spec.name not in hub.CHECKPOINTS:  # e.g. OTE's Kinetics-700 snapshots: no zoo URL to fetch them from
+        return None, f"{spec.title}'s published checkpoint ({spec.checkpoint}) is not one the hub downloads"
     cached = hub.cached_checkpoint(model)
     if cached:
         return DemoModel(cached, f"official {spec.title} Kinetics-400 weights (cached: {cached})", True), ""
@@ -66,8 +68,9 @@ def choose_model(model: str, train_epochs: int | None, train_samples: int | None
     official, reason = official_weights(model, download_url)
     if official:
         return official
-    title = get_spec(model).title
-    weights = synthetic_model_dir(model) / f"{get_spec(model).file_stem}.pth"
+    spec = get_spec(model)
+    title = spec.title
+    weights = synthetic_model_dir(model) / f"{spec.file_stem}.pth"
     if weights.is_file():
         return DemoModel(weights, f"{title} trained on SyntheticMotion (cached: {weights}), because {reason}", False)
     recipe = f"{train_epochs} epochs" if train_epochs else f"the recipe in {DEMO_TRAIN_CONFIG.name}"

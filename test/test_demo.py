@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+from ar_ros.demo import official_weights
+
 
 def run_demo(tmp_path, *args: str) -> str:
     """`python -m ar_ros.demo --seconds 8 ARGS` with its cache under tmp_path: what it printed (it must succeed)."""
@@ -39,3 +41,12 @@ def test_demo_trains_and_serves_a_model_without_published_weights(tmp_path):
     assert "LRCN has no published checkpoint: training LRCN on SyntheticMotion" in out, out
     assert len(classification_rows(out)) >= 3, out
     assert (tmp_path / "cache" / "demo" / "lrcn_synthetic" / "lrcn.pth").is_file()
+
+
+def test_a_checkpoint_the_hub_cannot_fetch_is_a_reason_to_train_not_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("AR_ROS_CACHE", str(tmp_path))
+    weights, reason = official_weights("s3d_mobilenetv3", None)
+    assert weights is None
+    assert reason == ("S3D-MobileNetV3's published checkpoint (s3d-mobilenetv3-large-kinetics700.pth) is not one "
+                      "the hub downloads")
+    assert official_weights("lrcn", None) == (None, "LRCN has no published checkpoint")
