@@ -1,10 +1,10 @@
 """`make demo`: a camera stream published over DDS into the real activity_node, classifications shown live.
 
-The model (`--model`, any registry name, default X3D-XS): its official Kinetics-400 weights when it has them and
-they are cached or downloadable (the network gets 10 s), else the model trained on SyntheticMotion by `ar-core
-train` with the demo recipe (cached after the first run). The stream: the bundled
-Kinetics clip (arm wrestling) for the official weights, else a generated sequence of motion classes. Either way the
-true label of every frame is known, so the demo ends with accuracy and latency.
+The model (`--model`, any registry name, default X3D-XS): its official Kinetics-400 weights when the hub has them
+and they are cached or downloadable (the network gets 10 s), else the model trained on SyntheticMotion by `ar-core
+train` with the demo recipe (cached after the first run). The stream: the bundled Kinetics clip (arm wrestling)
+for the official weights, else a generated sequence of motion classes. Either way the true label of every frame is
+known, so the demo ends with accuracy and latency.
 """
 from __future__ import annotations
 
