@@ -42,8 +42,10 @@ class DemoModel:
     official: bool
 
 
-def synthetic_model_dir(model: str) -> Path:
-    return hub.cache_dir() / "demo" / f"{get_spec(model).file_stem}_synthetic"
+def synthetic_weights(model: str) -> Path:
+    """Where the demo keeps `model` trained on SyntheticMotion: <cache>/demo/<file stem>_synthetic/<file stem>.pth."""
+    stem = get_spec(model).file_stem
+    return hub.cache_dir() / "demo" / f"{stem}_synthetic" / f"{stem}.pth"
 
 
 def official_weights(model: str, download_url: str | None) -> tuple[DemoModel | None, str]:
@@ -68,9 +70,8 @@ def choose_model(model: str, train_epochs: int | None, train_samples: int | None
     official, reason = official_weights(model, download_url)
     if official:
         return official
-    spec = get_spec(model)
-    title = spec.title
-    weights = synthetic_model_dir(model) / f"{spec.file_stem}.pth"
+    title = get_spec(model).title
+    weights = synthetic_weights(model)
     if weights.is_file():
         return DemoModel(weights, f"{title} trained on SyntheticMotion (cached: {weights}), because {reason}", False)
     recipe = f"{train_epochs} epochs" if train_epochs else f"the recipe in {DEMO_TRAIN_CONFIG.name}"
@@ -81,19 +82,20 @@ def choose_model(model: str, train_epochs: int | None, train_samples: int | None
 
 def train_synthetic(model: str, epochs: int | None = None, samples: int | None = None) -> None:
     """`ar-core train` of `model` on SyntheticMotion into the demo cache; the run shows its own progress bar."""
-    out = synthetic_model_dir(model)
+    weights = synthetic_weights(model)
+    run_dir = weights.parent.with_name(weights.parent.name + ".run")
     command = [sys.executable, "-m", "ar_core.cli", "train", "--config", str(DEMO_TRAIN_CONFIG), "--model", model,
-               "--temp-path", str(out.with_name(out.name + ".run"))]
+               "--temp-path", str(run_dir)]
     if epochs:
         command += ["--iters", str(epochs)]
     if samples:
         command += ["--synthetic-samples", str(samples), "--synthetic-val-samples", str(max(16, samples // 4))]
     # One thread: on a machine with anything else running, two OpenMP threads on two cores run ~10x slower.
     subprocess.run(command, check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    trained = open_model(out.with_name(out.name + ".run"), model).path  # the newest model the run saved
-    out.mkdir(parents=True, exist_ok=True)
+    trained = open_model(run_dir, model).path  # the newest model the run saved
+    weights.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".pth", ".json"):  # under a fixed name
-        os.replace(trained.with_suffix(suffix), out / f"{get_spec(model).file_stem}{suffix}")
+        os.replace(trained.with_suffix(suffix), weights.with_suffix(suffix))
 
 
 def official_stream(seconds: float) -> tuple[list[np.ndarray], list[str], float]:
